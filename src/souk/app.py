@@ -1,0 +1,188 @@
+"""create_app(settings) -> FastAPI: middleware, routers, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from souk import __version__
+from souk.config import Settings, get_settings
+from souk.db import Database
+from souk.errors import SoukError, Unauthenticated
+from souk.kit.schemas import pydantic_fields
+from souk.web.render import apply_cookies, render
+
+log = logging.getLogger("souk")
+
+API_ROUTERS = [
+    "souk.account.endpoints",
+    "souk.party.endpoints",
+    "souk.store.endpoints",
+    "souk.catalog.endpoints",
+    "souk.inventory.endpoints",
+    "souk.search.endpoints",
+    "souk.ops.endpoints",
+]
+WEB_ROUTERS = [
+    "souk.web.account.routes",
+    "souk.web.seller.stores",
+    "souk.web.seller.catalog",
+    "souk.web.ops.routes",
+    "souk.web.storefront.routes",
+]
+
+STATUS_TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Please check your input",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(
+    request: Request, status: int, code: str, message: str, fields: dict[str, str]
+) -> Response:
+    if _is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            {"error": code, "message": message, "fields": fields}, status_code=status, headers=headers
+        )
+    if status == 401:
+        from souk.web.render import redirect
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"/login?next={quote(target)}")
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": STATUS_TITLES.get(status, "Error"), "message": message, "code": code},
+        status=status,
+    )
+
+
+async def repository_root_ready(app: FastAPI) -> bool:
+    from souk.migrate import head_revision
+
+    async with app.state.db.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        try:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except Exception:
+            return False
+    return current == head_revision()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Souk API",
+        version=__version__,
+        description=(
+            "The JSON API of a Souk marketplace. Authenticate with a personal API token "
+            "(`Authorization: Bearer souk_...`), created on the account page or with `POST /api/v1/auth/tokens`. "
+            "Lists page with cursors: pass `next_cursor` back as `cursor`. "
+            'Errors are `{"error": code, "message": text, "fields": {field: problem}}`.'
+        ),
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = Database(settings)
+
+    @app.middleware("http")
+    async def web_cookies_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if not _is_api(request):
+            apply_cookies(request, response)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/docs"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.exception_handler(SoukError)
+    async def souk_error(request: Request, exc: SoukError) -> Response:
+        if isinstance(exc, Unauthenticated) and not _is_api(request):
+            return _error_response(request, 401, exc.code, exc.message, exc.fields)
+        return _error_response(request, exc.status_code, exc.code, exc.message, exc.fields)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields = pydantic_fields(list(exc.errors()))
+        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        return _error_response(request, 422, "invalid", summary or "Invalid input.", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = str(exc.detail) if exc.detail else STATUS_TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 404:
+            message = "There is nothing at this address."
+        response = _error_response(request, exc.status_code, code, message, {})
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "internal_error", "Something went wrong on our side.", {})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        try:
+            ready = await repository_root_ready(app)
+        except Exception:
+            log.warning("readiness check: database unreachable")
+            ready = False
+        if ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    static_dir = Path(__file__).parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    app.mount("/media", StaticFiles(directory=str(settings.uploads_dir), check_dir=False), name="media")
+
+    for name in API_ROUTERS:
+        module = importlib.import_module(name)
+        app.include_router(module.router, prefix="/api/v1")
+    for name in WEB_ROUTERS:
+        module = importlib.import_module(name)
+        app.include_router(module.router, include_in_schema=False)
+    return app

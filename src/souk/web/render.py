@@ -1,0 +1,266 @@
+"""Server-rendered pages: templates, CSRF, flash messages, form errors.
+
+Every form carries ``csrf_token``; ``checked_form`` refuses a POST whose token does not match the
+signed ``souk_csrf`` cookie (double submit, HMAC-signed so it cannot be forged from a sub-domain).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from babel.dates import format_timedelta
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData, UploadFile
+
+from souk.auth.tokens import constant_equal, sign
+from souk.errors import Forbidden, SoukError
+from souk.kit.clock import utcnow
+from souk.kit.money import format_money, from_minor
+from souk.kit.schemas import pydantic_fields
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+CSRF_COOKIE = "souk_csrf"
+FLASH_COOKIE = "souk_flash"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+TRADE_MODEL_LABELS = {"sourcing": "Sourcing", "market": "Market", "mall": "Mall", "crossborder": "Global"}
+TRADE_MODEL_BLURBS = {
+    "sourcing": "Buy in bulk from verified suppliers: quotes, samples, volume prices.",
+    "market": "Everyday finds from independent sellers, paid safely through escrow.",
+    "mall": "Official brand stores with an authenticity guarantee.",
+    "crossborder": "Shop worldwide, priced in many currencies, delivered to your door.",
+}
+
+
+def money(amount: int | None, currency: str, locale: str = "en_US") -> str:
+    if amount is None:
+        return ""
+    return format_money(amount, currency, locale)
+
+
+def price_range(low: int | None, high: int | None, currency: str) -> str:
+    if low is None:
+        return ""
+    if high is None or high == low:
+        return money(low, currency)
+    return f"{money(low, currency)} – {money(high, currency)}"
+
+
+def timeago(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    delta = value - utcnow()
+    return str(format_timedelta(delta, add_direction=True, locale="en_US"))
+
+
+def model_label(model: str) -> str:
+    return TRADE_MODEL_LABELS.get(model, model)
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """The current URL with some query parameters changed (None removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+templates.env.filters["money"] = money
+templates.env.filters["timeago"] = timeago
+templates.env.filters["model_label"] = model_label
+templates.env.filters["decimal"] = from_minor
+templates.env.globals["price_range"] = price_range
+templates.env.globals["url_with"] = url_with
+templates.env.globals["TRADE_MODEL_LABELS"] = TRADE_MODEL_LABELS
+templates.env.globals["TRADE_MODEL_BLURBS"] = TRADE_MODEL_BLURBS
+
+
+# --- CSRF -------------------------------------------------------------------------------------------
+
+
+def _secret(request: Request) -> str:
+    key: str = request.app.state.settings.resolved_secret_key
+    return key
+
+
+def csrf_token(request: Request) -> str:
+    """The token for this browser; a fresh one is set as a cookie by the CSRF middleware."""
+    token = getattr(request.state, "csrf_token", None)
+    if token:
+        return str(token)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if _valid_csrf(request, cookie):
+        request.state.csrf_token = cookie
+        return cookie
+    nonce = secrets.token_urlsafe(24)
+    token = f"{nonce}.{sign(_secret(request), 'csrf:' + nonce)}"
+    request.state.csrf_token = token
+    request.state.csrf_new = True
+    return token
+
+
+def _valid_csrf(request: Request, token: str) -> bool:
+    nonce, _, signature = token.partition(".")
+    return bool(nonce and signature) and constant_equal(signature, sign(_secret(request), "csrf:" + nonce))
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POSTed form after the CSRF check (403 ``csrf_failed`` otherwise)."""
+    form = await request.form()
+    sent = form.get("csrf_token")
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if (
+        not isinstance(sent, str)
+        or not cookie
+        or not constant_equal(sent, cookie)
+        or not _valid_csrf(request, cookie)
+    ):
+        raise Forbidden(
+            "The form expired or came from another site. Reload the page and try again.", code="csrf_failed"
+        )
+    return form
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    """Text fields of a form (files and the CSRF token left out), whitespace stripped."""
+    return {
+        key: value.strip() for key, value in form.items() if isinstance(value, str) and key != "csrf_token"
+    }
+
+
+def form_files(form: FormData, name: str) -> list[UploadFile]:
+    return [f for f in form.getlist(name) if isinstance(f, UploadFile) and f.filename]
+
+
+# --- flash messages ---------------------------------------------------------------------------------
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    pending = getattr(request.state, "flash_out", [])
+    pending.append({"m": message, "k": kind})
+    request.state.flash_out = pending
+
+
+def _read_flash(request: Request) -> list[dict[str, str]]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return []
+    payload, _, signature = raw.rpartition(".")
+    if not constant_equal(signature, sign(_secret(request), "flash:" + payload)):
+        return []
+    try:
+        data = json.loads(bytes.fromhex(payload))
+    except ValueError:
+        return []
+    request.state.flash_consumed = True
+    return data if isinstance(data, list) else []
+
+
+def apply_cookies(request: Request, response: Any) -> None:
+    """Called by the web middleware on every HTML response: CSRF and flash cookies."""
+    secure = request.url.scheme == "https"
+    if getattr(request.state, "csrf_new", False):
+        response.set_cookie(
+            CSRF_COOKIE, request.state.csrf_token, httponly=True, samesite="lax", secure=secure
+        )
+    out = getattr(request.state, "flash_out", None)
+    if out:
+        payload = json.dumps(out).encode().hex()
+        value = f"{payload}.{sign(_secret(request), 'flash:' + payload)}"
+        response.set_cookie(FLASH_COOKIE, value, httponly=True, samesite="lax", secure=secure, max_age=60)
+    elif getattr(request.state, "flash_consumed", False):
+        response.delete_cookie(FLASH_COOKIE)
+
+
+# --- rendering --------------------------------------------------------------------------------------
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    ctx: dict[str, Any] = {
+        "actor": getattr(request.state, "actor", None),
+        "nav": getattr(request.state, "nav", None)
+        or {"categories": _NAV_CACHE["categories"], "has_store": False},
+        "flashes": _read_flash(request),
+        "csrf_token": csrf_token(request),
+        "errors": {},
+        "values": {},
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, template, ctx, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def errors_of(error: Exception) -> dict[str, str]:
+    """{field: message} for a form, plus "_" for the summary."""
+    if isinstance(error, ValidationError):
+        fields = pydantic_fields(error.errors())  # type: ignore[arg-type]
+        return {"_": "Please correct the fields marked below.", **fields}
+    if isinstance(error, SoukError):
+        return {"_": error.message, **error.fields}
+    return {"_": str(error)}
+
+
+async def form_error(
+    request: Request,
+    session: AsyncSession,
+    template: str,
+    error: Exception,
+    context: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    """Roll back whatever the failed attempt wrote, then re-render the form with its errors."""
+    await session.rollback()
+    status = error.status_code if isinstance(error, SoukError) else 422
+    ctx = {"errors": errors_of(error)}
+    ctx.update(context or {})
+    return render(request, template, ctx, status=status)
+
+
+# --- navigation (header) ----------------------------------------------------------------------------
+
+_NAV_CACHE: dict[str, Any] = {"at": 0.0, "categories": []}
+
+
+async def load_nav(request: Request, session: AsyncSession) -> None:
+    """Top categories (cached for a minute per process) and what the header shows for this actor."""
+    from souk.authz import store_ids
+    from souk.models import Category
+
+    now = time.monotonic()
+    if now - _NAV_CACHE["at"] > 60:
+        rows = await session.execute(
+            select(Category.id, Category.name, Category.slug)
+            .where(Category.parent_id.is_(None))
+            .order_by(Category.position, Category.name)
+        )
+        _NAV_CACHE["categories"] = [{"id": r.id, "name": r.name, "slug": r.slug} for r in rows]
+        _NAV_CACHE["at"] = now
+    actor = getattr(request.state, "actor", None)
+    has_store = False
+    if actor is not None and actor.user_id is not None:
+        has_store = (await session.scalar(store_ids(actor, "store:read").limit(1))) is not None
+    request.state.nav = {"categories": _NAV_CACHE["categories"], "has_store": has_store}
+
+
+def reset_nav_cache() -> None:
+    _NAV_CACHE["at"] = 0.0

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import httpx
+
+from souk.kit.money import allocate, format_money, from_minor, to_minor
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+async def test_unknown_api_path_is_json_404(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+
+
+async def test_unknown_page_is_html_404(client: httpx.AsyncClient) -> None:
+    r = await client.get("/nothing-here")
+    assert r.status_code == 404
+    assert "Page not found" in r.text
+
+
+def test_money_helpers() -> None:
+    assert to_minor("12.50", "USD") == 1250
+    assert to_minor("88", "JPY") == 88
+    assert from_minor(1250, "USD") == "12.50"
+    assert format_money(1250, "USD") == "$12.50"
+    assert allocate(100, [1, 1, 1]) == [34, 33, 33]
+    assert sum(allocate(1001, [3, 7, 11])) == 1001
