@@ -21,6 +21,7 @@ from souk.config import Settings, get_settings
 from souk.db import Database
 from souk.errors import SoukError, Unauthenticated
 from souk.kit.schemas import pydantic_fields
+from souk.kit.uploads import MediaStorage
 from souk.web.render import apply_cookies, render
 
 log = logging.getLogger("souk")
@@ -118,11 +119,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = Database(settings)
+    app.state.storage = MediaStorage(
+        settings.uploads_dir, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
 
     @app.middleware("http")
     async def web_cookies_and_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_request_bytes:
+            return _error_response(
+                request,
+                413,
+                "payload_too_large",
+                f"The request is larger than {settings.max_request_bytes // (1024 * 1024)} MB.",
+                {},
+            )
         response = await call_next(request)
         if not _is_api(request):
             apply_cookies(request, response)

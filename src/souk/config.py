@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     default_locale: str = "en_US"
     max_upload_bytes: int = 5 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    # whole request bodies (several files in one form) are refused above this
+    max_request_bytes: int = 25 * 1024 * 1024
     session_days: int = 14
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20

@@ -69,3 +69,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """ "sqlite" or "postgresql": the database this session talks to."""
+    return str(session.get_bind().dialect.name)

@@ -15,6 +15,7 @@ from souk.auth.tokens import API_TOKEN_PREFIX, hash_secret
 from souk.config import Settings
 from souk.errors import Unauthenticated
 from souk.kit.clock import utcnow
+from souk.kit.uploads import MediaStorage
 from souk.models import ApiToken, User, WebSession
 
 SESSION_COOKIE = "souk_session"
@@ -113,7 +114,13 @@ async def web_actor(request: Request, session: DbSession) -> Actor:
     return actor
 
 
+def get_storage(request: Request) -> MediaStorage:
+    storage: MediaStorage = request.app.state.storage
+    return storage
+
+
+Storage = Annotated[MediaStorage, Depends(get_storage)]
 ApiActor = Annotated[Actor, Depends(api_actor)]
 WebActor = Annotated[Actor, Depends(web_actor)]
 
-__all__ = ["ANONYMOUS", "ApiActor", "DbSession", "WebActor", "get_session"]
+__all__ = ["ANONYMOUS", "ApiActor", "DbSession", "Storage", "WebActor", "get_session"]
