@@ -190,7 +190,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     static_dir = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
-    app.mount("/media", StaticFiles(directory=str(settings.uploads_dir), check_dir=False), name="media")
+    (settings.uploads_dir / "public").mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=str(settings.uploads_dir / "public")), name="media")
 
     for name in API_ROUTERS:
         module = importlib.import_module(name)

@@ -1,8 +1,10 @@
 """Uploaded files: images are checked by decoding them with Pillow, re-encoded, size-limited and thumbnailed;
 documents (PDF or image) are checked by their content, not by the name or the browser's content type.
 
-Files are written under ``<data dir>/uploads`` and served at ``/media/...``. Names are random, never the
-uploader's filename.
+Images are written under ``<data dir>/uploads/public`` and served at ``/media/...``; documents (company
+registrations, brand authorisations) under ``<data dir>/uploads/private``, which is never served as static
+files: routes that check who is asking stream them (``MediaStorage.private_file``). Names are random, never
+the uploader's filename.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class StoredDocument:
 class MediaStorage:
     def __init__(self, root: Path, *, max_bytes: int, max_pixels: int) -> None:
         self.root = root
+        self.public_root = root / "public"
+        self.private_root = root / "private"
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
 
@@ -49,7 +53,15 @@ class MediaStorage:
         return f"/media/{path}" if path else None
 
     def absolute(self, path: str) -> Path:
-        return self.root / path
+        """The file of a public (image) path."""
+        return self.public_root / path
+
+    def private_file(self, path: str) -> Path:
+        """The file of a private (document) path; refuses paths that escape the private folder."""
+        target = (self.private_root / path).resolve()
+        if not target.is_relative_to(self.private_root.resolve()):
+            raise invalid_field("path", "is not a stored document")
+        return target
 
     def _check_size(self, data: bytes, field: str) -> None:
         if len(data) > self.max_bytes:
@@ -65,8 +77,8 @@ class MediaStorage:
         name = secrets.token_hex(12)
         return f"{subdir}/{name[:2]}/{name}.{ext}"
 
-    def _write(self, rel: str, data: bytes) -> None:
-        target = self.root / rel
+    def _write(self, rel: str, data: bytes, *, private: bool = False) -> None:
+        target = (self.private_root if private else self.public_root) / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
@@ -126,7 +138,7 @@ class MediaStorage:
                 raise invalid_field(field, "must be a PDF or an image")
             ctype, ext = IMAGE_FORMATS[fmt]
         path = self._new_path(subdir, ext)
-        self._write(path, data)
+        self._write(path, data, private=True)
         safe_name = "".join(ch for ch in Path(filename or "document").name if ch.isprintable())[:200]
         return StoredDocument(path, ctype, len(data), safe_name or f"document.{ext}")
 
