@@ -156,3 +156,24 @@ async def get_organization_for(
 def visible_store_condition():  # type: ignore[no-untyped-def]
     """SQL condition: the store is open to buyers."""
     return Store.status == "active"
+
+
+def require_writer(actor: Actor) -> int:
+    """A logged-in user whose credentials may write (a web session, or an API token with "write")."""
+    user_id = require_user(actor)
+    _require_scope(actor, "write")
+    return user_id
+
+
+async def get_organization_for_review(
+    session: AsyncSession, actor: Actor, organization_id: int, permission: str = "org:read"
+) -> Organization:
+    """For reading an organisation's private records (documents): its people with ``permission``, or a
+    platform operator reviewing it. Anyone else gets 404."""
+    require_user(actor)
+    if actor.is_operator:
+        organization = await session.get(Organization, organization_id)
+        if organization is None:
+            raise NotFound("No such organisation.", code="organization_not_found")
+        return organization
+    return await get_organization_for(session, actor, organization_id, permission)
