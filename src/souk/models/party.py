@@ -61,6 +61,7 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("role IN ('owner', 'admin', 'staff')", name="role"),)

@@ -28,6 +28,9 @@ class Store(Timestamped, Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # when an operator approved the store itself (its brand authorisation for mall); a store of an
+    # organisation still under review waits in pending_review with this set until the organisation is approved
+    approved_at: Mapped[datetime | None]
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     brand_name: Mapped[str | None] = mapped_column(String(100))
