@@ -52,6 +52,8 @@ class Product(Timestamped, Base):
         CheckConstraint("moq IS NULL OR moq >= 1", name="moq_positive"),
         CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time"),
         CheckConstraint("sample_price_amount IS NULL OR sample_price_amount > 0", name="sample_price"),
+        # ids are never reused on SQLite either: orders and history keep pointing at the right product
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -73,6 +75,7 @@ class Sku(Base):
         UniqueConstraint("product_id", "code"),
         CheckConstraint("price_amount > 0", name="price_positive"),
         CheckConstraint("weight_grams IS NULL OR weight_grams >= 0", name="weight"),
+        {"sqlite_autoincrement": True},
     )
 
 
