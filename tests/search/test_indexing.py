@@ -12,12 +12,25 @@ async def test_index_folds_text_and_tracks_visibility(session: AsyncSession, sto
     store = await store_factory()
     cat = await category_factory(name="Kitchen")
     product = Product(
-        store_id=store.id, category_id=cat.id, title="Café Crème Mug", slug="mug", description="Handmade stoneware",
-        currency="USD", status="active",
+        store_id=store.id,
+        category_id=cat.id,
+        title="Café Crème Mug",
+        slug="mug",
+        description="Handmade stoneware",
+        currency="USD",
+        status="active",
     )
     session.add(product)
     await session.flush()
-    session.add(Sku(product_id=product.id, code="MUG-1", option_values={"Colour": "Bleu"}, price_amount=1250, currency="USD"))
+    session.add(
+        Sku(
+            product_id=product.id,
+            code="MUG-1",
+            option_values={"Colour": "Bleu"},
+            price_amount=1250,
+            currency="USD",
+        )
+    )
     await session.flush()
 
     await index_products(session, [product.id])

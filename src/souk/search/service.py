@@ -1,0 +1,299 @@
+"""Product search: one service for the API and the pages, on SQLite (FTS5) and PostgreSQL (tsvector).
+
+The query text is folded like the index (case and accents), every word must match and the last one matches
+as a prefix, so "stonew" finds "stoneware" and "cafe" finds "Café". Only ``visible`` documents are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.auth.actor import Actor
+from souk.errors import invalid_field
+from souk.kit.money import is_currency
+from souk.kit.pagination import clamp_limit, decode_cursor, encode_cursor
+from souk.search import repository
+from souk.search.backends import query_words, text_search_for
+from souk.search.repository import SearchSpec
+from souk.search.schemas import (
+    MAX_ID,
+    MAX_PRICE,
+    TRADE_MODEL_NAMES,
+    Facets,
+    FacetValue,
+    ProductCard,
+    SearchFilters,
+    SearchPage,
+    SearchResult,
+    SortName,
+)
+
+PER_PAGE = 24
+MAX_PAGE = 10_000
+STORE_FACET_SIZE = 10
+
+
+@dataclass(frozen=True)
+class CategoryRef:
+    id: int
+    name: str
+    slug: str
+    parent_id: int | None
+
+
+@dataclass
+class CategoryIndex:
+    """Every category, with its children and ancestors, from one query."""
+
+    by_id: dict[int, CategoryRef] = field(default_factory=dict)
+    children: dict[int | None, list[CategoryRef]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[Any]) -> CategoryIndex:
+        index = cls()
+        for row in rows:
+            ref = CategoryRef(row.id, row.name, row.slug, row.parent_id)
+            index.by_id[ref.id] = ref
+            index.children.setdefault(ref.parent_id, []).append(ref)
+        return index
+
+    @property
+    def roots(self) -> list[CategoryRef]:
+        return self.children.get(None, [])
+
+    def by_slug(self, slug: str) -> CategoryRef | None:
+        return next((c for c in self.by_id.values() if c.slug == slug), None)
+
+    def trail(self, category_id: int | None) -> list[CategoryRef]:
+        """The category and its ancestors, from the top."""
+        chain: list[CategoryRef] = []
+        current = self.by_id.get(category_id) if category_id is not None else None
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.by_id.get(current.parent_id) if current.parent_id is not None else None
+        chain.reverse()
+        return chain
+
+
+class SearchService:
+    # --- validation ---------------------------------------------------------------------------------
+
+    def _checked(self, session: AsyncSession, filters: SearchFilters) -> SearchSpec:
+        if filters.currency is not None:
+            code = filters.currency.strip().upper()
+            if not is_currency(code):
+                raise invalid_field("currency", "is not a supported ISO 4217 currency code")
+            filters = filters.model_copy(update={"currency": code})
+        for name in ("min_price", "max_price"):
+            value = getattr(filters, name)
+            if value is not None and value < 0:
+                raise invalid_field(name, "must not be negative")
+            if value is not None and value > MAX_PRICE:
+                raise invalid_field(name, f"must be at most {MAX_PRICE}")
+        for name in ("category", "store"):
+            value = getattr(filters, name)
+            if value is not None and not 1 <= value <= MAX_ID:
+                raise invalid_field(name, "is not a valid id")
+        if (
+            filters.min_price is not None
+            and filters.max_price is not None
+            and filters.min_price > filters.max_price
+        ):
+            raise invalid_field("min_price", "must not be more than max_price")
+        return SearchSpec(filters=filters, terms=query_words(filters.q), backend=text_search_for(session))
+
+    @staticmethod
+    def _sort(spec: SearchSpec) -> SortName:
+        sort = spec.filters.sort
+        if sort is None or sort == "relevance":
+            return "relevance" if spec.terms else "newest"
+        return sort
+
+    # --- cursors ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _fingerprint(spec: SearchSpec, sort: SortName) -> str:
+        data = spec.filters.model_dump(exclude={"q", "sort"})
+        data["terms"] = spec.terms
+        data["sort"] = sort
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+    def _encode(self, spec: SearchSpec, sort: SortName, keys: tuple[Any, ...]) -> str:
+        values = [v.isoformat() if isinstance(v, datetime) else v for v in keys]
+        return encode_cursor([self._fingerprint(spec, sort), *values])
+
+    def _decode(self, spec: SearchSpec, sort: SortName, cursor: str | None) -> list[Any] | None:
+        raw = decode_cursor(cursor)
+        if raw is None:
+            return None
+        problem = invalid_field("cursor", "does not belong to this search; start again without a cursor")
+        if not raw or raw[0] != self._fingerprint(spec, sort):
+            raise problem
+        values = raw[1:]
+        kinds = {
+            "relevance": ("rank", "id"),
+            "newest": ("time", "id"),
+            "price_asc": ("currency", "price", "id"),
+            "price_desc": ("currency", "price", "id"),
+        }[sort]
+        if len(values) != len(kinds):
+            raise problem
+        out: list[Any] = []
+        for kind, value in zip(kinds, values, strict=True):
+            if isinstance(value, bool):
+                raise problem
+            if kind == "rank" and isinstance(value, int | float) and math.isfinite(value):
+                out.append(float(value))
+            elif (kind in ("id", "price") and isinstance(value, int) and 0 <= value <= MAX_ID) or (
+                kind == "currency" and isinstance(value, str) and len(value) == 3
+            ):
+                out.append(value)
+            elif kind == "time" and isinstance(value, str):
+                try:
+                    moment = datetime.fromisoformat(value)
+                    if moment.tzinfo is None:
+                        raise ValueError("naive")
+                    out.append(moment.astimezone(UTC))
+                except (ValueError, OverflowError) as exc:
+                    raise problem from exc
+            else:
+                raise problem
+        return out
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    async def _cards(self, session: AsyncSession, ids: list[int]) -> list[ProductCard]:
+        rows = await repository.cards(session, ids)
+        items: list[ProductCard] = []
+        for pid in ids:
+            row = rows.get(pid)
+            if row is None:
+                continue
+            items.append(
+                ProductCard(
+                    id=row.id,
+                    title=row.title,
+                    slug=row.slug,
+                    store_id=row.store_id,
+                    store_name=row.store_name,
+                    store_slug=row.store_slug,
+                    trade_model=row.trade_model,
+                    min_price_amount=row.min_price_amount,
+                    max_price_amount=row.max_price_amount,
+                    currency=row.currency,
+                    moq=row.moq,
+                    thumb=f"/media/{row.thumb_path}" if row.thumb_path else None,
+                    created_at=row.created_at,
+                )
+            )
+        return items
+
+    async def categories(self, session: AsyncSession) -> CategoryIndex:
+        return CategoryIndex.of(await repository.categories(session))
+
+    async def _facets(
+        self, session: AsyncSession, spec: SearchSpec, categories: CategoryIndex | None = None
+    ) -> Facets:
+        categories = categories or await self.categories(session)
+        chosen = spec.filters.category
+        top: dict[int, int] = {}
+        below: dict[int, int] = {}
+        for path, n in await repository.facet_category_paths(session, spec):
+            ids = [int(part) for part in path.strip("/").split("/") if part.isdigit()]
+            if not ids:
+                continue
+            top[ids[0]] = top.get(ids[0], 0) + n
+            if chosen is not None and chosen in ids:
+                at = ids.index(chosen)
+                if at + 1 < len(ids):
+                    below[ids[at + 1]] = below.get(ids[at + 1], 0) + n
+
+        def category_values(counts: dict[int, int], refs: list[CategoryRef]) -> list[FacetValue]:
+            return [FacetValue(id=c.id, name=c.name, count=counts[c.id]) for c in refs if counts.get(c.id)]
+
+        category = category_values(top, categories.roots)
+        if chosen is not None:
+            category += category_values(below, categories.children.get(chosen, []))
+
+        models = dict(await repository.facet_trade_models(session, spec))
+        trade_model = [
+            FacetValue(id=model, name=name, count=models[model])
+            for model, name in TRADE_MODEL_NAMES.items()
+            if models.get(model)
+        ]
+        store = [
+            FacetValue(id=sid, name=name, count=n)
+            for sid, name, n in await repository.facet_stores(session, spec, STORE_FACET_SIZE)
+        ]
+        currency = [
+            FacetValue(id=code, name=code, count=n)
+            for code, n in await repository.facet_currencies(session, spec)
+        ]
+        return Facets(category=category, trade_model=trade_model, store=store, currency=currency)
+
+    async def search(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        filters: SearchFilters,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SearchResult:
+        """One API page: ``limit`` results after ``cursor``, the total and the facets of the whole result."""
+        size = clamp_limit(limit)
+        spec = self._checked(session, filters)
+        sort = self._sort(spec)
+        after = self._decode(spec, sort, cursor)
+        rows = await repository.ranked_ids(session, spec, sort, limit=size + 1, after=after)
+        more = len(rows) > size
+        rows = rows[:size]
+        items = await self._cards(session, [row[-1] for row in rows])
+        facets = await self._facets(session, spec)
+        total = sum(v.count for v in facets.trade_model)
+        next_cursor = self._encode(spec, sort, rows[-1]) if more and rows else None
+        return SearchResult(items=items, next_cursor=next_cursor, total=total, facets=facets)
+
+    async def search_page(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        filters: SearchFilters,
+        *,
+        page: int = 1,
+        per_page: int = PER_PAGE,
+        with_facets: bool = True,
+        categories: CategoryIndex | None = None,
+    ) -> SearchPage:
+        """Numbered page ``page`` (pages past the end show the last one) with the total and the facets."""
+        spec = self._checked(session, filters)
+        sort = self._sort(spec)
+        if with_facets:
+            facets: Facets | None = await self._facets(session, spec, categories)
+            total = sum(v.count for v in facets.trade_model) if facets else 0
+        else:
+            facets = None
+            total = await repository.count(session, spec)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages, MAX_PAGE)
+        rows = await repository.ranked_ids(session, spec, sort, limit=per_page, offset=(page - 1) * per_page)
+        items = await self._cards(session, [row[-1] for row in rows])
+        return SearchPage(
+            items=items, total=total, page=page, pages=pages, per_page=per_page, sort=sort, facets=facets
+        )
+
+    async def newest(self, session: AsyncSession, actor: Actor, limit: int = PER_PAGE) -> list[ProductCard]:
+        """The newest visible products (for the home page)."""
+        spec = self._checked(session, SearchFilters(sort="newest"))
+        rows = await repository.ranked_ids(session, spec, "newest", limit=limit)
+        return await self._cards(session, [row[-1] for row in rows])
+
+
+search_service = SearchService()

@@ -1,0 +1,1 @@
+"""The storefront: read models of the public pages (home, listings, product, store)."""
