@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from souk.config import get_settings
 from souk.db import create_engine
 from souk.models import Base
+from souk.models.base import UTCDateTime
 from souk.models.search import FTS_TABLE
 
 config = context.config
@@ -26,6 +27,13 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE))
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    # migrations never import app code: the UTC wrapper is stored as a plain timezone-aware DateTime
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or get_settings().resolved_database_url
 
@@ -37,6 +45,7 @@ def do_run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         include_object=include_object,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
