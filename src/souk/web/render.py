@@ -10,14 +10,17 @@ import json
 import secrets
 import time
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_timedelta
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,18 +47,59 @@ TRADE_MODEL_BLURBS = {
 }
 
 
-def money(amount: int | None, currency: str, locale: str = "en_US") -> str:
+DEFAULT_LOCALE = "en_001"  # international English: "US$12.50", "CN¥88.00", "€9.99"
+
+
+def money(amount: int | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     if amount is None:
         return ""
     return format_money(amount, currency, locale)
 
 
-def price_range(low: int | None, high: int | None, currency: str) -> str:
+def price_range(low: int | None, high: int | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     if low is None:
         return ""
     if high is None or high == low:
-        return money(low, currency)
-    return f"{money(low, currency)} – {money(high, currency)}"
+        return money(low, currency, locale)
+    return f"{money(low, currency, locale)} – {money(high, currency, locale)}"
+
+
+@lru_cache(maxsize=512)
+def _negotiate(header: str) -> str:
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:12]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and tag != "*":
+            weighted.append((-quality, index, tag))
+    for _, _, tag in sorted(weighted):
+        try:
+            locale = Locale.parse(tag.replace("_", "-"), sep="-")
+        except (ValueError, TypeError, UnknownLocaleError):
+            continue
+        return str(locale)
+    return DEFAULT_LOCALE
+
+
+def visitor_locale(request: Request) -> str:
+    """The visitor's locale from Accept-Language (Babel), for formatting money and dates."""
+    header = request.headers.get("accept-language", "")
+    return _negotiate(header[:200]) if header else DEFAULT_LOCALE
+
+
+@pass_context
+def _money_filter(ctx: Any, amount: int | None, currency: str) -> str:
+    return money(amount, currency, ctx.get("locale") or DEFAULT_LOCALE)
+
+
+@pass_context
+def _price_range_global(ctx: Any, low: int | None, high: int | None, currency: str) -> str:
+    return price_range(low, high, currency, ctx.get("locale") or DEFAULT_LOCALE)
 
 
 def timeago(value: datetime | None) -> str:
@@ -81,11 +125,11 @@ def url_with(request: Request, **changes: Any) -> str:
     return f"{request.url.path}?{query}" if query else request.url.path
 
 
-templates.env.filters["money"] = money
+templates.env.filters["money"] = _money_filter
 templates.env.filters["timeago"] = timeago
 templates.env.filters["model_label"] = model_label
 templates.env.filters["decimal"] = from_minor
-templates.env.globals["price_range"] = price_range
+templates.env.globals["price_range"] = _price_range_global
 templates.env.globals["url_with"] = url_with
 templates.env.globals["TRADE_MODEL_LABELS"] = TRADE_MODEL_LABELS
 templates.env.globals["TRADE_MODEL_BLURBS"] = TRADE_MODEL_BLURBS
@@ -200,6 +244,7 @@ def render(
         or {"categories": _NAV_CACHE["categories"], "has_store": False},
         "flashes": _read_flash(request),
         "csrf_token": csrf_token(request),
+        "locale": visitor_locale(request),
         "errors": {},
         "values": {},
     }
