@@ -50,3 +50,32 @@ async def test_index_folds_text_and_tracks_visibility(session: AsyncSession, sto
     await index_products(session, [product.id])
     await session.refresh(doc)
     assert not doc.visible
+
+
+async def test_sourcing_tiers_set_the_from_price(session: AsyncSession, store_factory, category_factory):
+    from souk.models import PriceTier
+
+    store = await store_factory(trade_model="sourcing")
+    cat = await category_factory()
+    product = Product(
+        store_id=store.id,
+        category_id=cat.id,
+        title="Bulk tote",
+        slug="tote",
+        currency="USD",
+        status="active",
+        moq=100,
+    )
+    session.add(product)
+    await session.flush()
+    session.add(Sku(product_id=product.id, code="T-1", option_values={}, price_amount=300, currency="USD"))
+    session.add_all(
+        [
+            PriceTier(product_id=product.id, min_quantity=100, unit_price_amount=250),
+            PriceTier(product_id=product.id, min_quantity=1000, unit_price_amount=210),
+        ]
+    )
+    await session.flush()
+    await index_products(session, [product.id])
+    doc = await session.get(SearchDocument, product.id, populate_existing=True)
+    assert doc is not None and (doc.min_price_amount, doc.max_price_amount) == (210, 300)

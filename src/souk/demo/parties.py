@@ -24,7 +24,7 @@ class DemoAccount:
 
 
 OPERATOR = DemoAccount("Operator", f"operator@{DEMO_DOMAIN}", "Olga Petrova", "GB", "ops console at /ops")
-BUYER = DemoAccount("Buyer", f"buyer@{DEMO_DOMAIN}", "Amira Haddad", "FR", "search, browse, buy")
+BUYER = DemoAccount("Buyer", f"buyer@{DEMO_DOMAIN}", "Amira Haddad", "FR", "search, compare, browse stores")
 MARKET_SELLER = DemoAccount(
     "Market seller", f"market@{DEMO_DOMAIN}", "Xiaoyu Chen", "CN", "Xiaoyu's Handmade Corner"
 )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.db import dialect_of
 from souk.kit.clock import utcnow
 from souk.kit.text import fold
-from souk.models import Category, Product, SearchDocument, Sku, Store
+from souk.models import Category, PriceTier, Product, SearchDocument, Sku, Store
 from souk.search.backends import text_index_for
 
 BATCH = 500
@@ -76,6 +76,16 @@ async def _index_batch(
             )
         )
     ).all()
+    # volume tiers lower the "from" price of a sourcing listing ("from US$2.10 / piece")
+    tier_floor: dict[int, int] = dict(
+        (
+            await session.execute(
+                select(PriceTier.product_id, func.min(PriceTier.unit_price_amount))
+                .where(PriceTier.product_id.in_(ids))
+                .group_by(PriceTier.product_id)
+            )
+        ).all()
+    )
     skus: dict[int, list[Any]] = {}
     for row in sku_rows:
         skus.setdefault(row.product_id, []).append(row)
@@ -110,7 +120,9 @@ async def _index_batch(
                 "category_path": path,
                 "trade_model": trade_model,
                 "currency": product.currency,
-                "min_price_amount": min(prices) if prices else 0,
+                "min_price_amount": min([*prices, tier_floor[product.id]])
+                if prices and product.id in tier_floor
+                else (min(prices) if prices else 0),
                 "max_price_amount": max(prices) if prices else 0,
                 "visible": product.status == "active" and store_status == "active" and bool(prices),
                 "title": title,
