@@ -23,6 +23,7 @@ from souk.config import Settings
 from souk.deps import ApiActor, DbSession, client_ip, get_settings_dep
 from souk.errors import SoukError, Unauthenticated
 from souk.kit.pagination import MAX_LIMIT, Page
+from souk.kit.schemas import IdPath
 from souk.models import ApiToken, User
 
 router = APIRouter()
@@ -170,6 +171,6 @@ async def create_token(
     summary="Revoke an API token",
     responses=_errors(401, 403, 404),
 )
-async def revoke_token(token_id: int, actor: ApiActor, session: DbSession) -> Response:
+async def revoke_token(token_id: IdPath, actor: ApiActor, session: DbSession) -> Response:
     await account_service.revoke_token(session, actor, token_id)
     return Response(status_code=204)

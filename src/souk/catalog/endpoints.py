@@ -28,6 +28,7 @@ from souk.catalog.schemas import (
 )
 from souk.catalog.service import catalog_service
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.schemas import IdPath
 from souk.kit.uploads import read_upload
 
 router = APIRouter()
@@ -52,7 +53,7 @@ async def category_tree(session: DbSession) -> list[CategoryNode]:
     summary="A category with its ancestors and children",
     response_model=CategoryDetail,
 )
-async def category_detail(category_id: int, session: DbSession) -> CategoryDetail:
+async def category_detail(category_id: IdPath, session: DbSession) -> CategoryDetail:
     data = await category_service.get(session, category_id)
     return CategoryDetail(
         **CategoryRead.model_validate(data.category).model_dump(),
@@ -79,7 +80,7 @@ async def create_category(body: CategoryCreate, actor: ApiActor, session: DbSess
     response_model=CategoryRead,
 )
 async def update_category(
-    category_id: int, body: CategoryUpdate, actor: ApiActor, session: DbSession
+    category_id: IdPath, body: CategoryUpdate, actor: ApiActor, session: DbSession
 ) -> CategoryRead:
     return CategoryRead.model_validate(await category_service.update(session, actor, category_id, body))
 
@@ -115,7 +116,9 @@ async def list_products(
     summary="A product (buyers see published ones; the store's people also drafts)",
     response_model=ProductRead,
 )
-async def get_product(product_id: int, actor: ApiActor, session: DbSession, storage: Storage) -> ProductRead:
+async def get_product(
+    product_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
+) -> ProductRead:
     return ProductRead.of(await catalog_service.get_product(session, actor, product_id), storage)
 
 
@@ -127,7 +130,7 @@ async def get_product(product_id: int, actor: ApiActor, session: DbSession, stor
     response_model=ProductRead,
 )
 async def create_product(
-    store_id: int, body: ProductCreate, actor: ApiActor, session: DbSession, storage: Storage
+    store_id: IdPath, body: ProductCreate, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.create(session, actor, store_id, body), storage)
 
@@ -139,7 +142,7 @@ async def create_product(
     response_model=ProductPageRead,
 )
 async def list_store_products(
-    store_id: int,
+    store_id: IdPath,
     actor: ApiActor,
     session: DbSession,
     storage: Storage,
@@ -159,7 +162,7 @@ async def list_store_products(
     "/products/{product_id}", tags=["products"], summary="Edit a product", response_model=ProductRead
 )
 async def update_product(
-    product_id: int, body: ProductUpdate, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, body: ProductUpdate, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.update(session, actor, product_id, body), storage)
 
@@ -171,7 +174,7 @@ async def update_product(
     response_model=ProductRead,
 )
 async def publish_product(
-    product_id: int, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.publish(session, actor, product_id), storage)
 
@@ -183,7 +186,7 @@ async def publish_product(
     response_model=ProductRead,
 )
 async def archive_product(
-    product_id: int, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.archive(session, actor, product_id), storage)
 
@@ -195,7 +198,7 @@ async def archive_product(
     response_model=ProductRead,
 )
 async def restore_product(
-    product_id: int, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.restore(session, actor, product_id), storage)
 
@@ -209,7 +212,7 @@ async def restore_product(
     summary="A product's variants with their stock",
     response_model=list[SkuRead],
 )
-async def list_skus(product_id: int, actor: ApiActor, session: DbSession) -> list[SkuRead]:
+async def list_skus(product_id: IdPath, actor: ApiActor, session: DbSession) -> list[SkuRead]:
     return [SkuRead.of(v) for v in await catalog_service.list_skus(session, actor, product_id)]
 
 
@@ -220,7 +223,7 @@ async def list_skus(product_id: int, actor: ApiActor, session: DbSession) -> lis
     status_code=201,
     response_model=SkuRead,
 )
-async def add_sku(product_id: int, body: SkuCreate, actor: ApiActor, session: DbSession) -> SkuRead:
+async def add_sku(product_id: IdPath, body: SkuCreate, actor: ApiActor, session: DbSession) -> SkuRead:
     return SkuRead.of(await catalog_service.add_sku(session, actor, product_id, body))
 
 
@@ -231,7 +234,7 @@ async def add_sku(product_id: int, body: SkuCreate, actor: ApiActor, session: Db
     response_model=SkuRead,
 )
 async def update_sku(
-    product_id: int, sku_id: int, body: SkuUpdate, actor: ApiActor, session: DbSession
+    product_id: IdPath, sku_id: IdPath, body: SkuUpdate, actor: ApiActor, session: DbSession
 ) -> SkuRead:
     return SkuRead.of(await catalog_service.update_sku(session, actor, product_id, sku_id, body))
 
@@ -242,7 +245,7 @@ async def update_sku(
     summary="Remove a variant (deactivated instead when it has stock history)",
     response_model=SkuRemoved,
 )
-async def remove_sku(product_id: int, sku_id: int, actor: ApiActor, session: DbSession) -> SkuRemoved:
+async def remove_sku(product_id: IdPath, sku_id: IdPath, actor: ApiActor, session: DbSession) -> SkuRemoved:
     outcome = await catalog_service.remove_sku(session, actor, product_id, sku_id)
     return SkuRemoved(id=sku_id, outcome=outcome)
 
@@ -254,7 +257,7 @@ async def remove_sku(product_id: int, sku_id: int, actor: ApiActor, session: DbS
     response_model=ProductRead,
 )
 async def set_price_tiers(
-    product_id: int, body: PriceTiersPut, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, body: PriceTiersPut, actor: ApiActor, session: DbSession, storage: Storage
 ) -> ProductRead:
     return ProductRead.of(await catalog_service.set_price_tiers(session, actor, product_id, body), storage)
 
@@ -271,7 +274,7 @@ async def set_price_tiers(
     responses={413: {"description": "a file is larger than the upload limit"}},
 )
 async def upload_images(
-    product_id: int,
+    product_id: IdPath,
     files: Annotated[list[UploadFile], File(description="image files")],
     actor: ApiActor,
     session: DbSession,
@@ -289,7 +292,12 @@ async def upload_images(
     response_model=ImageRead,
 )
 async def update_image(
-    product_id: int, image_id: int, body: ImageUpdate, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath,
+    image_id: IdPath,
+    body: ImageUpdate,
+    actor: ApiActor,
+    session: DbSession,
+    storage: Storage,
 ) -> ImageRead:
     return ImageRead.of(
         await catalog_service.update_image(session, actor, product_id, image_id, body), storage
@@ -300,7 +308,7 @@ async def update_image(
     "/products/{product_id}/images/{image_id}", tags=["products"], summary="Delete an image", status_code=204
 )
 async def delete_image(
-    product_id: int, image_id: int, actor: ApiActor, session: DbSession, storage: Storage
+    product_id: IdPath, image_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
 ) -> Response:
     await catalog_service.delete_image(session, actor, product_id, image_id, storage)
     return Response(status_code=204)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from souk.deps import ApiActor, DbSession
 from souk.inventory.schemas import StockAdjust, StockMovementPage, StockMovementRead, StockRead
 from souk.inventory.service import inventory_service
+from souk.kit.schemas import IdPath
 
 router = APIRouter()
 
@@ -21,7 +22,7 @@ router = APIRouter()
     response_model=StockRead,
     responses={409: {"description": "stock_below_reserved: fewer units would be left than are reserved"}},
 )
-async def adjust_stock(sku_id: int, body: StockAdjust, actor: ApiActor, session: DbSession) -> StockRead:
+async def adjust_stock(sku_id: IdPath, body: StockAdjust, actor: ApiActor, session: DbSession) -> StockRead:
     return StockRead.of(await inventory_service.adjust(session, actor, sku_id, body))
 
 
@@ -31,7 +32,7 @@ async def adjust_stock(sku_id: int, body: StockAdjust, actor: ApiActor, session:
     summary="A variant's units on hand, reserved and available",
     response_model=StockRead,
 )
-async def get_stock(sku_id: int, actor: ApiActor, session: DbSession) -> StockRead:
+async def get_stock(sku_id: IdPath, actor: ApiActor, session: DbSession) -> StockRead:
     return StockRead.of(await inventory_service.get_stock(session, actor, sku_id))
 
 
@@ -42,7 +43,7 @@ async def get_stock(sku_id: int, actor: ApiActor, session: DbSession) -> StockRe
     response_model=StockMovementPage,
 )
 async def stock_movements(
-    sku_id: int,
+    sku_id: IdPath,
     actor: ApiActor,
     session: DbSession,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 
@@ -36,3 +37,9 @@ def pydantic_fields(errors: list[Any]) -> dict[str, str]:
         msg = msg.removeprefix("Value error, ")
         fields.setdefault(name, msg)
     return fields
+
+
+# Row ids are 32-bit integers on PostgreSQL (SERIAL); larger numbers in a path are refused with a 422 naming the
+# parameter instead of reaching the database driver (which would fail with an overflow).
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from souk.deps import ApiActor, DbSession
 from souk.kit.pagination import Page
+from souk.kit.schemas import IdPath
 from souk.ops.schemas import (
     OpsDecisionRead,
     OrganizationDecision,
@@ -55,7 +56,7 @@ async def list_organizations(
     response_model=OrganizationReview,
 )
 async def organization_review(
-    organization_id: int, actor: ApiActor, session: DbSession
+    organization_id: IdPath, actor: ApiActor, session: DbSession
 ) -> OrganizationReview:
     return await ops_service.organization_review(session, actor, organization_id)
 
@@ -68,7 +69,7 @@ async def organization_review(
     status_code=201,
 )
 async def decide_organization(
-    organization_id: int, body: OrganizationDecision, actor: ApiActor, session: DbSession
+    organization_id: IdPath, body: OrganizationDecision, actor: ApiActor, session: DbSession
 ) -> OpsDecisionRead:
     return await ops_service.decide_organization(session, actor, organization_id, body)
 
@@ -105,7 +106,7 @@ async def list_stores(
     summary="A store with its organisation, brand authorisation and decisions",
     response_model=StoreReview,
 )
-async def store_review(store_id: int, actor: ApiActor, session: DbSession) -> StoreReview:
+async def store_review(store_id: IdPath, actor: ApiActor, session: DbSession) -> StoreReview:
     return await ops_service.store_review(session, actor, store_id)
 
 
@@ -117,7 +118,7 @@ async def store_review(store_id: int, actor: ApiActor, session: DbSession) -> St
     status_code=201,
 )
 async def decide_store(
-    store_id: int, body: StoreDecision, actor: ApiActor, session: DbSession
+    store_id: IdPath, body: StoreDecision, actor: ApiActor, session: DbSession
 ) -> OpsDecisionRead:
     return await ops_service.decide_store(session, actor, store_id, body)
 

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.pagination import Page
-from souk.kit.schemas import StrictInt
+from souk.kit.schemas import IdPath, StrictInt
 from souk.kit.uploads import read_upload
 from souk.models import Organization, OrganizationDocument
 from souk.party.schemas import (
@@ -62,7 +62,7 @@ async def list_my_organizations(
     summary="One of my organisations",
     response_model=OrganizationRead,
 )
-async def get_organization(organization_id: int, actor: ApiActor, session: DbSession) -> Organization:
+async def get_organization(organization_id: IdPath, actor: ApiActor, session: DbSession) -> Organization:
     return await party_service.get_organization(session, actor, organization_id)
 
 
@@ -73,7 +73,7 @@ async def get_organization(organization_id: int, actor: ApiActor, session: DbSes
     response_model=OrganizationRead,
 )
 async def update_organization(
-    organization_id: int, body: OrganizationUpdate, actor: ApiActor, session: DbSession
+    organization_id: IdPath, body: OrganizationUpdate, actor: ApiActor, session: DbSession
 ) -> Organization:
     return await party_service.update_organization(session, actor, organization_id, body)
 
@@ -84,7 +84,7 @@ async def update_organization(
     summary="Send a rejected organisation for review again",
     response_model=OrganizationRead,
 )
-async def submit_organization(organization_id: int, actor: ApiActor, session: DbSession) -> Organization:
+async def submit_organization(organization_id: IdPath, actor: ApiActor, session: DbSession) -> Organization:
     return await party_service.submit_organization(session, actor, organization_id)
 
 
@@ -96,7 +96,7 @@ async def submit_organization(organization_id: int, actor: ApiActor, session: Db
     status_code=201,
 )
 async def upload_document(
-    organization_id: int,
+    organization_id: IdPath,
     actor: ApiActor,
     session: DbSession,
     storage: Storage,
@@ -123,7 +123,7 @@ async def upload_document(
     response_model=list[DocumentRead],
 )
 async def list_documents(
-    organization_id: int, actor: ApiActor, session: DbSession
+    organization_id: IdPath, actor: ApiActor, session: DbSession
 ) -> list[OrganizationDocument]:
     return await party_service.list_documents(session, actor, organization_id)
 
@@ -136,7 +136,7 @@ async def list_documents(
     responses={200: {"content": {"application/pdf": {}, "image/*": {}}}},
 )
 async def download_document(
-    organization_id: int, document_id: int, actor: ApiActor, session: DbSession, storage: Storage
+    organization_id: IdPath, document_id: IdPath, actor: ApiActor, session: DbSession, storage: Storage
 ) -> FileResponse:
     document, path = await party_service.document_file(session, actor, storage, organization_id, document_id)
     return document_response(document, path)
@@ -159,7 +159,7 @@ def document_response(document: OrganizationDocument, path: object) -> FileRespo
     summary="Members and their roles",
     response_model=list[MemberRead],
 )
-async def list_members(organization_id: int, actor: ApiActor, session: DbSession) -> list[MemberRead]:
+async def list_members(organization_id: IdPath, actor: ApiActor, session: DbSession) -> list[MemberRead]:
     return await party_service.list_members(session, actor, organization_id)
 
 
@@ -170,7 +170,7 @@ async def list_members(organization_id: int, actor: ApiActor, session: DbSession
     response_model=MemberRead,
 )
 async def change_member_role(
-    organization_id: int, user_id: int, body: RoleChange, actor: ApiActor, session: DbSession
+    organization_id: IdPath, user_id: IdPath, body: RoleChange, actor: ApiActor, session: DbSession
 ) -> MemberRead:
     return await party_service.change_role(session, actor, organization_id, user_id, body)
 
@@ -181,7 +181,9 @@ async def change_member_role(
     summary="Remove a member, or leave the organisation (never its last owner)",
     status_code=204,
 )
-async def remove_member(organization_id: int, user_id: int, actor: ApiActor, session: DbSession) -> Response:
+async def remove_member(
+    organization_id: IdPath, user_id: IdPath, actor: ApiActor, session: DbSession
+) -> Response:
     await party_service.remove_member(session, actor, organization_id, user_id)
     return Response(status_code=204)
 
@@ -194,7 +196,7 @@ async def remove_member(organization_id: int, user_id: int, actor: ApiActor, ses
     status_code=201,
 )
 async def invite_member(
-    organization_id: int, body: InvitationCreate, actor: ApiActor, session: DbSession
+    organization_id: IdPath, body: InvitationCreate, actor: ApiActor, session: DbSession
 ) -> InvitationRead:
     return await party_service.invite(session, actor, organization_id, body)
 
@@ -205,7 +207,9 @@ async def invite_member(
     summary="The organisation's invitations",
     response_model=list[InvitationRead],
 )
-async def list_invitations(organization_id: int, actor: ApiActor, session: DbSession) -> list[InvitationRead]:
+async def list_invitations(
+    organization_id: IdPath, actor: ApiActor, session: DbSession
+) -> list[InvitationRead]:
     return await party_service.list_invitations(session, actor, organization_id)
 
 
@@ -216,7 +220,7 @@ async def list_invitations(organization_id: int, actor: ApiActor, session: DbSes
     status_code=204,
 )
 async def revoke_invitation(
-    organization_id: int, invitation_id: int, actor: ApiActor, session: DbSession
+    organization_id: IdPath, invitation_id: IdPath, actor: ApiActor, session: DbSession
 ) -> Response:
     await party_service.revoke_invitation(session, actor, organization_id, invitation_id)
     return Response(status_code=204)
@@ -238,7 +242,7 @@ async def my_invitations(actor: ApiActor, session: DbSession) -> list[Invitation
     summary="Accept an invitation: join the organisation with the offered role",
     response_model=MemberRead,
 )
-async def accept_invitation(invitation_id: int, actor: ApiActor, session: DbSession) -> MemberRead:
+async def accept_invitation(invitation_id: IdPath, actor: ApiActor, session: DbSession) -> MemberRead:
     return await party_service.accept_invitation(session, actor, invitation_id)
 
 
@@ -248,5 +252,5 @@ async def accept_invitation(invitation_id: int, actor: ApiActor, session: DbSess
     summary="Decline an invitation",
     response_model=InvitationRead,
 )
-async def decline_invitation(invitation_id: int, actor: ApiActor, session: DbSession) -> InvitationRead:
+async def decline_invitation(invitation_id: IdPath, actor: ApiActor, session: DbSession) -> InvitationRead:
     return await party_service.decline_invitation(session, actor, invitation_id)

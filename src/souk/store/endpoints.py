@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.pagination import Page
+from souk.kit.schemas import IdPath
 from souk.kit.uploads import read_upload
 from souk.models import Store
 from souk.party.schemas import UploadIn
@@ -68,7 +69,7 @@ async def list_my_stores(
     summary="A store (open stores for everyone; others only for their people)",
     response_model=StoreRead,
 )
-async def get_store(store_id: int, actor: ApiActor, session: DbSession) -> Store:
+async def get_store(store_id: IdPath, actor: ApiActor, session: DbSession) -> Store:
     return await store_service.get(session, actor, store_id)
 
 
@@ -78,7 +79,7 @@ async def get_store(store_id: int, actor: ApiActor, session: DbSession) -> Store
     summary="Edit a store's settings (the currency is fixed once it has products)",
     response_model=StoreRead,
 )
-async def update_store(store_id: int, body: StoreUpdate, actor: ApiActor, session: DbSession) -> Store:
+async def update_store(store_id: IdPath, body: StoreUpdate, actor: ApiActor, session: DbSession) -> Store:
     return await store_service.update(session, actor, store_id, body)
 
 
@@ -89,7 +90,7 @@ async def update_store(store_id: int, body: StoreUpdate, actor: ApiActor, sessio
     response_model=StoreRead,
 )
 async def upload_logo(
-    store_id: int,
+    store_id: IdPath,
     actor: ApiActor,
     session: DbSession,
     storage: Storage,
@@ -107,5 +108,5 @@ async def upload_logo(
     summary="Send a rejected or suspended store for review again",
     response_model=StoreRead,
 )
-async def submit_store(store_id: int, actor: ApiActor, session: DbSession) -> Store:
+async def submit_store(store_id: IdPath, actor: ApiActor, session: DbSession) -> Store:
     return await store_service.submit(session, actor, store_id)

@@ -23,6 +23,7 @@ from souk.config import Settings
 from souk.deps import SESSION_COOKIE, DbSession, client_ip, get_settings_dep
 from souk.errors import SoukError, Unauthenticated, invalid_field
 from souk.kit.countries import countries
+from souk.kit.schemas import IdPath
 from souk.web.deps import PageActor, UserPage
 from souk.web.render import checked_form, flash, form_error, form_values, redirect, render
 
@@ -276,7 +277,7 @@ async def create_token(request: Request, actor: UserPage, session: DbSession) ->
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, token_id: int, actor: UserPage, session: DbSession) -> Response:
+async def revoke_token(request: Request, token_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     await checked_form(request)
     token = await account_service.revoke_token(session, actor, token_id)
     flash(request, f"Token “{token.name}” revoked")

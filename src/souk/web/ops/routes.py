@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from souk.deps import DbSession, Storage
 from souk.errors import SoukError, invalid_field
+from souk.kit.schemas import IdPath
 from souk.ops.schemas import OrganizationDecision, StoreDecision
 from souk.ops.service import ops_service
 from souk.party.endpoints import document_response
@@ -75,7 +76,7 @@ async def organizations_page(
 
 @router.get("/ops/organizations/{organization_id}", name="ops:organization")
 async def organization_page(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
     review = await ops_service.organization_review(session, actor, organization_id)
     return render(
@@ -87,7 +88,7 @@ async def organization_page(
 
 @router.post("/ops/organizations/{organization_id}/decision")
 async def decide_organization(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -111,7 +112,7 @@ async def decide_organization(
 
 @router.get("/ops/organizations/{organization_id}/documents/{document_id}", name="ops:document")
 async def organization_document(
-    organization_id: int, document_id: int, actor: UserPage, session: DbSession, storage: Storage
+    organization_id: IdPath, document_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> FileResponse:
     document, path = await party_service.document_file(session, actor, storage, organization_id, document_id)
     return document_response(document, path)
@@ -144,7 +145,7 @@ async def stores_page(
 
 
 @router.get("/ops/stores/{store_id}", name="ops:store")
-async def store_page(request: Request, store_id: int, actor: UserPage, session: DbSession) -> HTMLResponse:
+async def store_page(request: Request, store_id: IdPath, actor: UserPage, session: DbSession) -> HTMLResponse:
     review = await ops_service.store_review(session, actor, store_id)
     default = "suspend" if review.store.status == "active" else "approve"
     return render(
@@ -153,7 +154,7 @@ async def store_page(request: Request, store_id: int, actor: UserPage, session: 
 
 
 @router.post("/ops/stores/{store_id}/decision")
-async def decide_store(request: Request, store_id: int, actor: UserPage, session: DbSession) -> Response:
+async def decide_store(request: Request, store_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     form = await checked_form(request)
     values = form_values(form)
     review = await ops_service.store_review(session, actor, store_id)

@@ -28,6 +28,7 @@ from souk.errors import Conflict, Invalid, PayloadTooLarge
 from souk.inventory.schemas import StockAdjust
 from souk.inventory.service import inventory_service
 from souk.kit.money import from_minor, to_minor
+from souk.kit.schemas import IdPath
 from souk.kit.uploads import MediaStorage, read_upload
 from souk.models import Store
 from souk.web.deps import UserPage
@@ -331,7 +332,7 @@ async def _form_context(
 
 
 async def _edit_context(
-    session: AsyncSession, actor: Actor, product_id: int, storage: MediaStorage
+    session: AsyncSession, actor: Actor, product_id: IdPath, storage: MediaStorage
 ) -> dict[str, Any]:
     """The edit form filled from the saved product."""
     view = await catalog_service.get_for_seller(session, actor, product_id)
@@ -345,7 +346,7 @@ async def _edit_context(
 @router.get("/seller/stores/{store_id}/products", name="seller:products")
 async def products_page(
     request: Request,
-    store_id: int,
+    store_id: IdPath,
     actor: UserPage,
     session: DbSession,
     storage: Storage,
@@ -397,7 +398,7 @@ async def products_page(
 
 @router.get("/seller/stores/{store_id}/products/new", name="seller:new_product")
 async def new_product_page(
-    request: Request, store_id: int, actor: UserPage, session: DbSession
+    request: Request, store_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
     store = store_info(await get_store_for(session, actor, store_id, "catalog:write"))
     counts = {"attributes": BLANK_ROWS + 1, "skus": BLANK_ROWS + 1, "tiers": BLANK_ROWS + 1}
@@ -406,7 +407,7 @@ async def new_product_page(
 
 
 @router.post("/seller/stores/{store_id}/products/new")
-async def create_product(request: Request, store_id: int, actor: UserPage, session: DbSession) -> Response:
+async def create_product(request: Request, store_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     form = await checked_form(request)
     values = form_values(form)
     store = store_info(await get_store_for(session, actor, store_id, "catalog:write"))
@@ -431,14 +432,14 @@ async def create_product(request: Request, store_id: int, actor: UserPage, sessi
 
 @router.get("/seller/products/{product_id}/edit", name="seller:edit_product")
 async def edit_product_page(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> HTMLResponse:
     return render(request, FORM_TEMPLATE, await _edit_context(session, actor, product_id, storage))
 
 
 @router.post("/seller/products/{product_id}/edit")
 async def save_product(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -465,7 +466,12 @@ async def save_product(
 
 
 async def _status_action(
-    request: Request, session: AsyncSession, actor: Actor, storage: MediaStorage, product_id: int, action: str
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    storage: MediaStorage,
+    product_id: IdPath,
+    action: str,
 ) -> Response:
     await checked_form(request)
     change = {
@@ -485,21 +491,21 @@ async def _status_action(
 
 @router.post("/seller/products/{product_id}/publish")
 async def publish_product(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     return await _status_action(request, session, actor, storage, product_id, "publish")
 
 
 @router.post("/seller/products/{product_id}/archive")
 async def archive_product(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     return await _status_action(request, session, actor, storage, product_id, "archive")
 
 
 @router.post("/seller/products/{product_id}/restore")
 async def restore_product(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     return await _status_action(request, session, actor, storage, product_id, "restore")
 
@@ -509,7 +515,7 @@ async def restore_product(
 
 @router.post("/seller/products/{product_id}/images")
 async def upload_images(
-    request: Request, product_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, product_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     form = await checked_form(request)
     try:
@@ -525,7 +531,7 @@ async def upload_images(
 
 @router.post("/seller/products/{product_id}/images/{image_id}/primary")
 async def make_primary_image(
-    request: Request, product_id: int, image_id: int, actor: UserPage, session: DbSession
+    request: Request, product_id: IdPath, image_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     await catalog_service.update_image(session, actor, product_id, image_id, ImageUpdate(position=0))
@@ -535,7 +541,12 @@ async def make_primary_image(
 
 @router.post("/seller/products/{product_id}/images/{image_id}/delete")
 async def delete_image(
-    request: Request, product_id: int, image_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request,
+    product_id: IdPath,
+    image_id: IdPath,
+    actor: UserPage,
+    session: DbSession,
+    storage: Storage,
 ) -> Response:
     await checked_form(request)
     await catalog_service.delete_image(session, actor, product_id, image_id, storage)
@@ -552,7 +563,7 @@ def _options_text(option_values: dict[str, str] | None) -> str:
 
 @router.get("/seller/stores/{store_id}/stock", name="seller:stock")
 async def stock_page(
-    request: Request, store_id: int, actor: UserPage, session: DbSession, cursor: str | None = None
+    request: Request, store_id: IdPath, actor: UserPage, session: DbSession, cursor: str | None = None
 ) -> HTMLResponse:
     page = await inventory_service.store_stock(session, actor, store_id, cursor=cursor)
     rows = [
@@ -583,7 +594,7 @@ async def stock_page(
 
 
 async def _history_context(
-    request: Request, session: AsyncSession, actor: Actor, sku_id: int, cursor: str | None
+    request: Request, session: AsyncSession, actor: Actor, sku_id: IdPath, cursor: str | None
 ) -> dict[str, Any]:
     info = await inventory_service.get_stock(session, actor, sku_id)
     page = await inventory_service.history(session, actor, sku_id, cursor=cursor)
@@ -618,13 +629,13 @@ async def _history_context(
 
 @router.get("/seller/skus/{sku_id}/stock", name="seller:sku_stock")
 async def sku_stock_page(
-    request: Request, sku_id: int, actor: UserPage, session: DbSession, cursor: str | None = None
+    request: Request, sku_id: IdPath, actor: UserPage, session: DbSession, cursor: str | None = None
 ) -> HTMLResponse:
     return render(request, HISTORY_TEMPLATE, await _history_context(request, session, actor, sku_id, cursor))
 
 
 @router.post("/seller/skus/{sku_id}/stock")
-async def adjust_stock(request: Request, sku_id: int, actor: UserPage, session: DbSession) -> Response:
+async def adjust_stock(request: Request, sku_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     form = await checked_form(request)
     values = form_values(form)
     try:

@@ -16,6 +16,7 @@ from souk.deps import DbSession, Storage
 from souk.errors import SoukError, invalid_field
 from souk.kit.countries import countries
 from souk.kit.money import SUPPORTED_CURRENCIES
+from souk.kit.schemas import IdPath
 from souk.kit.uploads import MediaStorage, read_upload
 from souk.party.endpoints import document_response
 from souk.party.schemas import (
@@ -97,7 +98,7 @@ async def dashboard(request: Request, actor: UserPage, session: DbSession) -> HT
 
 @router.post("/seller/invitations/{invitation_id}/accept", name="seller:accept_invitation")
 async def accept_invitation(
-    request: Request, invitation_id: int, actor: UserPage, session: DbSession
+    request: Request, invitation_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     member = await party_service.accept_invitation(session, actor, invitation_id)
@@ -107,7 +108,7 @@ async def accept_invitation(
 
 @router.post("/seller/invitations/{invitation_id}/decline", name="seller:decline_invitation")
 async def decline_invitation(
-    request: Request, invitation_id: int, actor: UserPage, session: DbSession
+    request: Request, invitation_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     invitation = await party_service.decline_invitation(session, actor, invitation_id)
@@ -163,7 +164,7 @@ async def create_store(request: Request, actor: UserPage, session: DbSession, st
     return redirect(f"/seller/stores/{store.id}/settings")
 
 
-async def _settings_context(session: AsyncSession, actor: Actor, store_id: int) -> dict[str, Any]:
+async def _settings_context(session: AsyncSession, actor: Actor, store_id: IdPath) -> dict[str, Any]:
     settings = await store_service.settings(session, actor, store_id)
     store = settings.view.store
     return {
@@ -190,7 +191,7 @@ def _store_values(ctx: dict[str, Any]) -> dict[str, str]:
 
 @router.get("/seller/stores/{store_id}/settings", name="seller:store_settings")
 async def store_settings_page(
-    request: Request, store_id: int, actor: UserPage, session: DbSession
+    request: Request, store_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
     ctx = await _settings_context(session, actor, store_id)
     return render(request, "seller/store_settings.html", {**ctx, "values": _store_values(ctx)})
@@ -198,7 +199,7 @@ async def store_settings_page(
 
 @router.post("/seller/stores/{store_id}/settings")
 async def save_store_settings(
-    request: Request, store_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, store_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -226,7 +227,7 @@ async def save_store_settings(
 
 @router.post("/seller/stores/{store_id}/brand-document")
 async def upload_brand_document(
-    request: Request, store_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, store_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     form = await checked_form(request)
     ctx = await _settings_context(session, actor, store_id)
@@ -257,7 +258,7 @@ async def upload_brand_document(
 
 
 @router.post("/seller/stores/{store_id}/submit")
-async def submit_store(request: Request, store_id: int, actor: UserPage, session: DbSession) -> Response:
+async def submit_store(request: Request, store_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     await checked_form(request)
     ctx = await _settings_context(session, actor, store_id)
     try:
@@ -305,7 +306,9 @@ async def create_organization(
     return redirect(f"/seller/organizations/{organization.id}")
 
 
-async def _organization_context(session: AsyncSession, actor: Actor, organization_id: int) -> dict[str, Any]:
+async def _organization_context(
+    session: AsyncSession, actor: Actor, organization_id: IdPath
+) -> dict[str, Any]:
     organization = OrganizationRead.model_validate(
         await party_service.get_organization(session, actor, organization_id)
     )
@@ -353,7 +356,7 @@ async def _organization_error(
 
 @router.get("/seller/organizations/{organization_id}", name="seller:organization")
 async def organization_page(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
     ctx = await _organization_context(session, actor, organization_id)
     return render(
@@ -363,7 +366,7 @@ async def organization_page(
 
 @router.post("/seller/organizations/{organization_id}")
 async def update_organization(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -381,7 +384,7 @@ async def update_organization(
 
 @router.post("/seller/organizations/{organization_id}/submit")
 async def submit_organization(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     ctx = await _organization_context(session, actor, organization_id)
@@ -395,7 +398,7 @@ async def submit_organization(
 
 @router.post("/seller/organizations/{organization_id}/documents")
 async def upload_organization_document(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession, storage: Storage
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -423,7 +426,7 @@ async def upload_organization_document(
 
 @router.get("/seller/organizations/{organization_id}/documents/{document_id}", name="seller:document")
 async def download_document(
-    organization_id: int, document_id: int, actor: UserPage, session: DbSession, storage: Storage
+    organization_id: IdPath, document_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
 ) -> FileResponse:
     document, path = await party_service.document_file(session, actor, storage, organization_id, document_id)
     return document_response(document, path)
@@ -431,7 +434,7 @@ async def download_document(
 
 @router.post("/seller/organizations/{organization_id}/members/{user_id}/role")
 async def change_member_role(
-    request: Request, organization_id: int, user_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, user_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -448,7 +451,7 @@ async def change_member_role(
 
 @router.post("/seller/organizations/{organization_id}/members/{user_id}/remove")
 async def remove_member(
-    request: Request, organization_id: int, user_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, user_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     ctx = await _organization_context(session, actor, organization_id)
@@ -466,7 +469,7 @@ async def remove_member(
 
 @router.post("/seller/organizations/{organization_id}/invitations")
 async def invite_member(
-    request: Request, organization_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     form = await checked_form(request)
     values = form_values(form)
@@ -485,7 +488,7 @@ async def invite_member(
 
 @router.post("/seller/organizations/{organization_id}/invitations/{invitation_id}/revoke")
 async def revoke_invitation(
-    request: Request, organization_id: int, invitation_id: int, actor: UserPage, session: DbSession
+    request: Request, organization_id: IdPath, invitation_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
     ctx = await _organization_context(session, actor, organization_id)
