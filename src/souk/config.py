@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     # "default" in production; "cheapest" in tests (the hash is still argon2id).
     password_hash_profile: Literal["default", "cheapest"] = "default"
     site_name: str = "Souk"
-    default_locale: str = "en_US"
+    # fallback when the visitor's Accept-Language names no locale Babel knows ("US$12.50", "€9.99")
+    default_locale: str = "en_001"
     max_upload_bytes: int = 5 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     # whole request bodies (several files in one form) are refused above this

@@ -89,7 +89,11 @@ def _negotiate(header: str) -> str:
 def visitor_locale(request: Request) -> str:
     """The visitor's locale from Accept-Language (Babel), for formatting money and dates."""
     header = request.headers.get("accept-language", "")
-    return _negotiate(header[:200]) if header else DEFAULT_LOCALE
+    negotiated = _negotiate(header[:200]) if header else None
+    if negotiated and negotiated != DEFAULT_LOCALE:
+        return negotiated
+    settings = getattr(request.app.state, "settings", None)
+    return str(getattr(settings, "default_locale", DEFAULT_LOCALE))
 
 
 @pass_context
@@ -245,6 +249,7 @@ def render(
         "flashes": _read_flash(request),
         "csrf_token": csrf_token(request),
         "locale": visitor_locale(request),
+        "site_name": request.app.state.settings.site_name,
         "errors": {},
         "values": {},
     }
