@@ -34,12 +34,27 @@ API_ROUTERS = [
     "souk.inventory.endpoints",
     "souk.search.endpoints",
     "souk.ops.endpoints",
+    "souk.ledger.endpoints",
+    "souk.payment.endpoints",
+    "souk.payout.endpoints",
+    "souk.notification.endpoints",
+    "souk.cart.endpoints",
+    "souk.address.endpoints",
+    "souk.shipping.endpoints",
+    "souk.messaging.endpoints",
 ]
 WEB_ROUTERS = [
     "souk.web.account.routes",
     "souk.web.seller.stores",
     "souk.web.seller.catalog",
     "souk.web.ops.routes",
+    "souk.web.buyer.cart",
+    "souk.web.buyer.addresses",
+    "souk.web.buyer.messages",
+    "souk.web.buyer.notifications",
+    "souk.web.seller.money",
+    "souk.web.seller.shipping",
+    "souk.web.seller.messages",
     "souk.web.storefront.routes",
 ]
 

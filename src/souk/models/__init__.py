@@ -3,6 +3,7 @@
 from souk.models.base import Base
 from souk.models.catalog import Category, PriceTier, Product, ProductImage, Sku
 from souk.models.inventory import Stock, StockMovement
+from souk.models.job import Job
 from souk.models.ops import OpsDecision
 from souk.models.party import Invitation, Membership, Organization, OrganizationDocument
 from souk.models.search import SearchDocument
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "Category",
     "Invitation",
+    "Job",
     "LoginFailure",
     "Membership",
     "OpsDecision",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -290,6 +291,15 @@ async def form_error(
 
 _NAV_CACHE: dict[str, Any] = {"at": 0.0, "categories": []}
 
+# Header badges ("cart", "messages", "notifications"): each domain registers a counter
+# ``async def count(session, actor, request) -> int`` from its web module; load_nav calls them.
+NavCounter = Callable[[AsyncSession, Any, Request], Awaitable[int]]
+NAV_COUNTERS: dict[str, NavCounter] = {}
+
+
+def register_nav_counter(name: str, counter: NavCounter) -> None:
+    NAV_COUNTERS[name] = counter
+
 
 async def load_nav(request: Request, session: AsyncSession) -> None:
     """Top categories (cached for a minute per process) and what the header shows for this actor."""
@@ -309,7 +319,8 @@ async def load_nav(request: Request, session: AsyncSession) -> None:
     has_store = False
     if actor is not None and actor.user_id is not None:
         has_store = (await session.scalar(store_ids(actor, "store:read").limit(1))) is not None
-    request.state.nav = {"categories": _NAV_CACHE["categories"], "has_store": has_store}
+    counts = {name: await counter(session, actor, request) for name, counter in NAV_COUNTERS.items()}
+    request.state.nav = {"categories": _NAV_CACHE["categories"], "has_store": has_store, "counts": counts}
 
 
 def reset_nav_cache() -> None:
