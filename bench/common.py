@@ -129,7 +129,7 @@ def parse_demo_output(output: str) -> dict[str, Any]:
     found["reported_s"] = float(built["seconds"]) if built else None
     summary = _SUMMARY.search(flat)
     if summary:
-        counts = {
+        counts: dict[str, Any] = {
             key: int(summary[key].replace(",", ""))
             for key in (
                 "stores",
@@ -176,7 +176,7 @@ class Postgres:
     def url_for(self, database: str) -> str:
         return self.url.set(database=database).render_as_string(hide_password=False)
 
-    def _psql(self, sql: str) -> subprocess.CompletedProcess[str]:
+    def _psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
         if self.url.password:
             env["PGPASSWORD"] = str(self.url.password)
@@ -189,7 +189,7 @@ class Postgres:
             "-U",
             self.url.username or "postgres",
             "-d",
-            "postgres",
+            database,
             "-X",
             "-q",
             "-At",
@@ -200,8 +200,8 @@ class Postgres:
         ]
         return subprocess.run(args, env=env, capture_output=True, text=True, check=False)  # noqa: S603
 
-    def query(self, sql: str) -> str:
-        done = self._psql(sql)
+    def query(self, sql: str, database: str = "postgres") -> str:
+        done = self._psql(sql, database)
         if done.returncode != 0:
             raise SystemExit(f"psql failed: {sql}\n{done.stderr.strip()}")
         return done.stdout.strip()
@@ -217,6 +217,21 @@ class Postgres:
 
     def server_version(self) -> str:
         return self.query("show server_version")
+
+    def setting(self, name: str) -> str:
+        return self.query(f"show {name}")
+
+    def table_tuples(self, database: str, table: str) -> dict[str, int]:
+        """Live and dead tuples of ``table`` as the statistics collector counts them."""
+        row = self.query(
+            f"select n_live_tup, n_dead_tup from pg_stat_user_tables where relname = {_literal(table)}",
+            database,
+        )
+        live, _, dead = row.partition("|")
+        return {"live": int(live or 0), "dead": int(dead or 0)}
+
+    def vacuum_analyze(self, database: str) -> None:
+        self.query("vacuum analyze", database)
 
 
 def _ident(name: str) -> str:
