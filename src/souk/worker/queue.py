@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.kit.clock import utcnow
@@ -49,7 +50,10 @@ async def enqueue(
     dedupe_key: str | None = None,
     max_attempts: int = 8,
 ) -> Job:
-    """Add a job in the current transaction. With ``dedupe_key``, an existing job with that key is returned."""
+    """Add a job in the current transaction. With ``dedupe_key``, an existing job with that key is returned
+    (also when another transaction adds the same key at the same moment: the unique key decides)."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
     if dedupe_key is not None:
         existing = await session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
         if existing is not None:
@@ -61,6 +65,17 @@ async def enqueue(
         dedupe_key=dedupe_key,
         max_attempts=max_attempts,
     )
-    session.add(row)
-    await session.flush()
+    if dedupe_key is None:
+        session.add(row)
+        await session.flush()
+        return row
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # a concurrent transaction committed a job with this key while we were writing ours
+        existing = await session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is None:
+            raise
+        return existing
     return row

@@ -1,0 +1,410 @@
+"""Idempotency: a retried request or a double-submitted form never does the work twice (ADR 0005).
+
+API routes that create orders or move money take an ``Idempotency-Key`` header:
+
+```python
+from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+
+@router.post("/checkouts", response_model=CheckoutRead, status_code=201)
+async def create_checkout(
+    request: Request, body: CheckoutCreate, actor: ApiActor, session: DbSession, key: IdempotencyKeyHeader
+) -> Response:
+    async def compute() -> tuple[int, Any]:
+        return 201, CheckoutRead.model_validate(await checkout_service.place(session, actor, body))
+    return await idempotent(session, actor, request, key, compute)
+```
+
+- no key on a route that requires one: 422, field ``Idempotency-Key``;
+- the same key with the same body (and method and path): the stored answer, same status and body, marked with
+  the header ``Idempotent-Replayed: true``, without running ``compute`` again;
+- the same key with another body or on another route: 422 ``idempotency_key_reused``;
+- two requests with the same key at the same moment: one runs; the other waits for it (PostgreSQL: on the unique
+  key) and gets the stored answer, or 409 ``idempotency_in_progress`` while a multi-transaction flow holds it.
+
+``idempotent`` keeps the key row in the request's own transaction: the key, the work and the stored answer commit
+together or not at all. An error (a ``SoukError`` raised by ``compute``) rolls everything back, the key included,
+so a retry after fixing the problem runs again. Only successful answers are stored.
+
+A flow spanning several transactions (checkout around the payment call, rule 5) uses the parts directly:
+``read_idempotent_request`` -> ``claim_key`` (commit: the key is held, ``in_progress``) -> ... ->
+``complete_key`` (stores the answer) or ``release_key`` (gives the key back after a failure). A claim whose flow
+died is taken over after ``hold`` by a retry, with ``KeyClaim.resumed`` set so the flow looks for its earlier work.
+
+Web forms use a one-time token instead (``issue_form_token`` / ``consume_form_token`` / ``record_form_result``).
+Keys and used tokens are deleted after they expire by the timer ``idempotency.expire`` (``souk.worker.tasks``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from souk.auth.actor import Actor
+from souk.auth.tokens import constant_equal, sign
+from souk.authz import require_user
+from souk.errors import Conflict, Invalid
+from souk.kit.clock import utcnow
+from souk.models.idempotency import FormTokenUse, IdempotencyKey
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_MAX_LENGTH = 255
+DEFAULT_TTL = timedelta(hours=24)
+# how long a multi-transaction flow holds a claimed key before a retry may take it over
+DEFAULT_HOLD = timedelta(minutes=5)
+
+
+def _idempotency_key_header(
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description=(
+                "A unique value (e.g. a UUID) per operation. Retrying with the same key and body returns the "
+                "first answer instead of doing the work again; keys are kept at least 24 hours."
+            ),
+        ),
+    ] = None,
+) -> str | None:
+    return key
+
+
+# the route parameter: ``key: IdempotencyKeyHeader`` (None when the header is missing)
+IdempotencyKeyHeader = Annotated[str | None, Depends(_idempotency_key_header)]
+
+
+class IdempotencyKeyRequired(Invalid):
+    code = "idempotency_key_required"
+
+
+class IdempotencyKeyReused(Invalid):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+
+
+class FormTokenInvalid(Invalid):
+    code = "form_token_invalid"
+
+
+# --- API keys ---------------------------------------------------------------------------------------
+
+
+def canonical_hash(body: bytes) -> str:
+    """sha256 (hex) of a request body: JSON is compared by value (key order and spacing do not matter)."""
+    try:
+        value = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        return hashlib.sha256(body).hexdigest()
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    user_id: int
+    key: str
+    method: str
+    path: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool = False
+
+    def to_response(self) -> JSONResponse:
+        headers = {REPLAYED_HEADER: "true"} if self.replayed else None
+        return JSONResponse(self.body, status_code=self.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """The caller holds the key and does the work; ``resumed``: a previous holder died half-way."""
+
+    id: int
+    resumed: bool = False
+
+
+def _check_key(key: str | None, required: bool) -> str | None:
+    if key is None or key == "":
+        if required:
+            raise IdempotencyKeyRequired(
+                f"Send an {HEADER} header (e.g. a UUID) so that a retry cannot do this twice.",
+                fields={HEADER: "is required"},
+            )
+        return None
+    if len(key) > KEY_MAX_LENGTH or not all(33 <= ord(ch) <= 126 for ch in key):
+        raise Invalid(
+            f"The {HEADER} header must be 1 to {KEY_MAX_LENGTH} visible ASCII characters.",
+            fields={HEADER: f"must be 1 to {KEY_MAX_LENGTH} visible ASCII characters"},
+        )
+    return key
+
+
+async def read_idempotent_request(
+    actor: Actor, request: Request, key: str | None, *, required: bool = True
+) -> IdempotentRequest | None:
+    """Who sends which key for which request (None: no key on a route where it is optional)."""
+    user_id = require_user(actor)
+    checked = _check_key(key, required)
+    if checked is None:
+        return None
+    return IdempotentRequest(
+        user_id=user_id,
+        key=checked,
+        method=request.method.upper(),
+        path=request.url.path,
+        request_hash=canonical_hash(await request.body()),
+    )
+
+
+async def _key_row(session: AsyncSession, user_id: int, key: str) -> IdempotencyKey | None:
+    return await session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _same_request(row: IdempotencyKey, req: IdempotentRequest) -> None:
+    if row.method != req.method or row.path != req.path or row.request_hash != req.request_hash:
+        raise IdempotencyKeyReused(
+            f"This {HEADER} was already used for another request; use a new key for a new request.",
+            fields={HEADER: "was already used with another request"},
+        )
+
+
+async def claim_key(
+    session: AsyncSession,
+    req: IdempotentRequest,
+    *,
+    ttl: timedelta = DEFAULT_TTL,
+    hold: timedelta = DEFAULT_HOLD,
+    _again: bool = True,
+) -> StoredResponse | KeyClaim:
+    """The stored answer of this key, or a claim on it (a new ``in_progress`` row in this transaction)."""
+    now = utcnow()
+    row = await _key_row(session, req.user_id, req.key)
+    if row is not None and row.expires_at <= now:
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
+        row = None
+    if row is not None:
+        _same_request(row, req)
+        if row.status == "done":
+            return StoredResponse(status=row.response_status or 200, body=row.response_body, replayed=True)
+        taken = await session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == row.id,
+                IdempotencyKey.status == "in_progress",
+                IdempotencyKey.locked_until <= now,
+            )
+            .values(locked_until=now + hold),
+            execution_options={"synchronize_session": False},
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return KeyClaim(id=row.id, resumed=True)
+        raise IdempotencyInProgress(
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            fields={HEADER: "is in use by a request still running"},
+        )
+    fresh = IdempotencyKey(
+        user_id=req.user_id,
+        key=req.key,
+        method=req.method,
+        path=req.path,
+        request_hash=req.request_hash,
+        status="in_progress",
+        locked_until=now + hold,
+        created_at=now,
+        expires_at=now + max(ttl, DEFAULT_TTL),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(fresh)
+    except IntegrityError:
+        # another request with this key committed first (on PostgreSQL this insert waited for it)
+        if not _again:
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed; retry in a moment.",
+                fields={HEADER: "is in use by a request still running"},
+            ) from None
+        return await claim_key(session, req, ttl=ttl, hold=hold, _again=False)
+    return KeyClaim(id=fresh.id)
+
+
+async def complete_key(session: AsyncSession, claim: KeyClaim, status: int, body: Any) -> StoredResponse:
+    """Store the answer of a claimed key; later requests with the key get it."""
+    encoded = jsonable_encoder(body)
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim.id)
+        .values(
+            status="done",
+            response_status=status,
+            response_body=encoded,
+            completed_at=utcnow(),
+            locked_until=None,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return StoredResponse(status=status, body=encoded)
+
+
+async def release_key(session: AsyncSession, claim: KeyClaim) -> None:
+    """Give a claimed key back (the work failed and was undone): a retry with it runs again."""
+    await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.id == claim.id, IdempotencyKey.status == "in_progress")
+    )
+
+
+def _ttl_of(request: Request) -> timedelta:
+    settings = getattr(request.app.state, "settings", None)
+    hours = getattr(settings, "idempotency_key_hours", None)
+    return timedelta(hours=hours) if isinstance(hours, int) else DEFAULT_TTL
+
+
+async def idempotent(
+    session: AsyncSession,
+    actor: Actor,
+    request: Request,
+    key: str | None,
+    compute: Callable[[], Awaitable[tuple[int, Any]]],
+    *,
+    required: bool = True,
+) -> JSONResponse:
+    """Run ``compute`` (which returns ``(status, body)``) at most once per key, in the request's transaction."""
+    req = await read_idempotent_request(actor, request, key, required=required)
+    if req is None:
+        status, body = await compute()
+        return JSONResponse(jsonable_encoder(body), status_code=status)
+    outcome = await claim_key(session, req, ttl=_ttl_of(request))
+    if isinstance(outcome, StoredResponse):
+        return outcome.to_response()
+    status, body = await compute()
+    stored = await complete_key(session, outcome, status, body)
+    return stored.to_response()
+
+
+async def delete_expired_keys(session: AsyncSession, now: datetime, *, limit: int = 500) -> int:
+    """Delete up to ``limit`` expired keys and used form tokens; how many rows went."""
+    key_ids = list(
+        (
+            await session.scalars(
+                select(IdempotencyKey.id).where(IdempotencyKey.expires_at <= now).limit(limit)
+            )
+        ).all()
+    )
+    if key_ids:
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(key_ids)))
+    token_ids = list(
+        (
+            await session.scalars(select(FormTokenUse.id).where(FormTokenUse.expires_at <= now).limit(limit))
+        ).all()
+    )
+    if token_ids:
+        await session.execute(delete(FormTokenUse).where(FormTokenUse.id.in_(token_ids)))
+    return len(key_ids) + len(token_ids)
+
+
+# --- one-time form tokens ---------------------------------------------------------------------------
+
+FORM_TOKEN_FIELD = "form_token"
+FORM_TOKEN_TTL = timedelta(hours=24)
+
+
+def _secret(request: Request) -> str:
+    key: str = request.app.state.settings.resolved_secret_key
+    return key
+
+
+def _token_message(user_id: int, purpose: str, nonce: str, expires: int) -> str:
+    return f"form-token:{user_id}:{purpose}:{nonce}:{expires}"
+
+
+def issue_form_token(request: Request, actor: Actor, purpose: str, *, ttl: timedelta = FORM_TOKEN_TTL) -> str:
+    """A one-time token for a form (render it in a hidden ``form_token`` field). Signed, not stored: showing a
+    form writes nothing; the token is recorded when it is used."""
+    user_id = require_user(actor)
+    nonce = secrets.token_urlsafe(18)
+    expires = int((utcnow() + ttl).timestamp())
+    signature = sign(_secret(request), _token_message(user_id, purpose, nonce, expires))
+    return f"{nonce}.{expires}.{signature}"
+
+
+@dataclass(frozen=True)
+class FormSubmission:
+    """The outcome of submitting a form token. ``first``: this submission is the first, do the work (then
+    ``record_form_result``); otherwise the form was already submitted and ``result`` is what the first submission
+    recorded (None while it is still running)."""
+
+    id: int
+    first: bool
+    result: str | None = None
+
+
+def _expired_form() -> FormTokenInvalid:
+    return FormTokenInvalid(
+        "This form has expired or was not made for you. Reload the page and try again.",
+        fields={FORM_TOKEN_FIELD: "has expired; reload the page"},
+    )
+
+
+async def consume_form_token(
+    session: AsyncSession, request: Request, actor: Actor, purpose: str, token: str | None
+) -> FormSubmission:
+    """Use a form token once (in the caller's transaction). A second submission of the same token is detected;
+    a rolled-back first submission leaves the token unused."""
+    user_id = require_user(actor)
+    nonce, _, rest = (token or "").partition(".")
+    expires_text, _, signature = rest.partition(".")
+    if not nonce or not expires_text.isdigit() or not signature or len(nonce) > 64:
+        raise _expired_form()
+    expected = sign(_secret(request), _token_message(user_id, purpose, nonce, int(expires_text)))
+    if not constant_equal(signature, expected):
+        raise _expired_form()
+    now = utcnow()
+    expires_at = datetime.fromtimestamp(int(expires_text), tz=now.tzinfo)
+    if expires_at <= now:
+        raise _expired_form()
+    use = FormTokenUse(nonce=nonce, user_id=user_id, purpose=purpose, used_at=now, expires_at=expires_at)
+    try:
+        async with session.begin_nested():
+            session.add(use)
+    except IntegrityError:
+        # used before (on PostgreSQL a concurrent first submission is waited for)
+        earlier = await session.scalar(
+            select(FormTokenUse).where(FormTokenUse.nonce == nonce).execution_options(populate_existing=True)
+        )
+        if earlier is None:
+            raise _expired_form() from None
+        return FormSubmission(id=earlier.id, first=False, result=earlier.result)
+    return FormSubmission(id=use.id, first=True)
+
+
+async def record_form_result(session: AsyncSession, use: FormSubmission, result: str) -> None:
+    """Remember what the first submission made (e.g. the URL of the order) for a repeated submission."""
+    await session.execute(
+        update(FormTokenUse)
+        .where(FormTokenUse.id == use.id)
+        .values(result=result[:500])
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,1 @@
+"""The crossborder trade model's own rules and aggregates."""

@@ -1,0 +1,1 @@
+"""The mall trade model's own rules and aggregates."""

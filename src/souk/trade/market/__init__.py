@@ -1,0 +1,1 @@
+"""The market trade model's own rules and aggregates."""

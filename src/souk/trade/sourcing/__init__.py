@@ -1,0 +1,1 @@
+"""The sourcing trade model's own rules and aggregates."""
