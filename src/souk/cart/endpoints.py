@@ -1,5 +1,65 @@
-"""JSON routes under /api/v1 for this domain."""
+"""JSON routes under /api/v1: the caller's cart. API callers are users with a token; guest carts exist
+only in the browser (a cookie), and are merged into the user's cart when they log in."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from souk.auth.actor import Actor
+from souk.authz import require_user
+from souk.cart.schemas import CartItemCreate, CartItemUpdate, CartLineView, CartView
+from souk.cart.service import cart_service
+from souk.deps import ApiActor, DbSession
+from souk.kit.schemas import IdPath
 
 router = APIRouter()
+TAG = "Cart"
+
+
+async def api_user(actor: ApiActor) -> Actor:
+    require_user(actor)
+    return actor
+
+
+ApiUser = Annotated[Actor, Depends(api_user)]
+
+
+@router.get(
+    "/cart",
+    tags=[TAG],
+    summary="My cart, grouped by currency and then by store, with warnings and totals",
+    response_model=CartView,
+)
+async def get_cart(actor: ApiUser, session: DbSession) -> CartView:
+    return await cart_service.get_cart(session, actor, None)
+
+
+@router.post(
+    "/cart/items",
+    tags=[TAG],
+    summary="Add units of a variant to my cart (added to the line when it is already there)",
+    response_model=CartLineView,
+    status_code=201,
+)
+async def add_cart_item(body: CartItemCreate, actor: ApiUser, session: DbSession) -> CartLineView:
+    return await cart_service.add(session, actor, None, body.sku_id, body.quantity)
+
+
+@router.patch(
+    "/cart/items/{sku_id}",
+    tags=[TAG],
+    summary="Change the quantity of a variant in my cart",
+    response_model=CartLineView,
+)
+async def update_cart_item(
+    sku_id: IdPath, body: CartItemUpdate, actor: ApiUser, session: DbSession
+) -> CartLineView:
+    return await cart_service.set_quantity(session, actor, None, sku_id, body.quantity)
+
+
+@router.delete("/cart/items/{sku_id}", tags=[TAG], summary="Take a variant out of my cart", status_code=204)
+async def remove_cart_item(sku_id: IdPath, actor: ApiUser, session: DbSession) -> Response:
+    await cart_service.remove(session, actor, None, sku_id)
+    return Response(status_code=204)

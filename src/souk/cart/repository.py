@@ -1,0 +1,182 @@
+"""All SQL of carts: carts by user or guest token hash, their lines, and the catalog facts a cart shows
+(visibility, stock, tiers, thumbnails) in batch queries. No rules, no commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.authz import visible_store_condition
+from souk.models import Cart, CartLine, PriceTier, Product, ProductImage, Sku, Stock, Store
+
+
+@dataclass
+class SkuFacts:
+    """A SKU with its product, store, what is available to sell, and whether buyers can see it."""
+
+    sku: Sku
+    product: Product
+    store: Store
+    available: int
+    visible: bool
+
+
+class CartRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- carts --------------------------------------------------------------------------------------------
+
+    async def of_user(self, user_id: int) -> Cart | None:
+        return await self.session.scalar(select(Cart).where(Cart.user_id == user_id))
+
+    async def of_guest(self, token_hash: str) -> Cart | None:
+        return await self.session.scalar(select(Cart).where(Cart.guest_token_hash == token_hash))
+
+    async def create(self, *, user_id: int | None = None, token_hash: str | None = None) -> Cart:
+        """A new cart; when another request created the same one at the same moment, that one."""
+        cart = Cart(user_id=user_id, guest_token_hash=token_hash)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(cart)
+                await self.session.flush()
+        except IntegrityError:
+            found = await (self.of_user(user_id) if user_id is not None else self.of_guest(token_hash or ""))
+            if found is None:
+                raise
+            return found
+        return cart
+
+    async def delete(self, cart: Cart) -> None:
+        await self.session.execute(delete(CartLine).where(CartLine.cart_id == cart.id))
+        await self.session.delete(cart)
+
+    # --- lines --------------------------------------------------------------------------------------------
+
+    async def lines(self, cart_id: int) -> list[CartLine]:
+        """Newest first."""
+        rows = await self.session.scalars(
+            select(CartLine).where(CartLine.cart_id == cart_id).order_by(CartLine.id.desc())
+        )
+        return list(rows.all())
+
+    async def line(self, cart_id: int, sku_id: int, *, for_update: bool = False) -> CartLine | None:
+        stmt = select(CartLine).where(CartLine.cart_id == cart_id, CartLine.sku_id == sku_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def insert_line(self, line: CartLine) -> bool:
+        """Insert a line; False when the cart already has this SKU (a concurrent add won the race)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(line)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def delete_lines(self, cart_id: int, sku_ids: Sequence[int]) -> int:
+        if not sku_ids:
+            return 0
+        result = await self.session.execute(
+            delete(CartLine)
+            .where(CartLine.cart_id == cart_id, CartLine.sku_id.in_(list(sku_ids)))
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def line_count(self, *, user_id: int | None = None, token_hash: str | None = None) -> int:
+        """Lines in the cart of a user or of a guest token hash."""
+        owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(CartLine)
+                .join(Cart, Cart.id == CartLine.cart_id)
+                .where(owner)
+            )
+            or 0
+        )
+
+    async def delete_stale_guest_carts(self, before: datetime, limit: int) -> int:
+        ids = list(
+            (
+                await self.session.scalars(
+                    select(Cart.id)
+                    .where(Cart.user_id.is_(None), Cart.updated_at < before)
+                    .order_by(Cart.updated_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
+        if ids:
+            await self.session.execute(delete(CartLine).where(CartLine.cart_id.in_(ids)))
+            await self.session.execute(delete(Cart).where(Cart.id.in_(ids)))
+        return len(ids)
+
+    # --- what the cart shows --------------------------------------------------------------------------------
+
+    async def sku_facts(self, sku_ids: Sequence[int]) -> dict[int, SkuFacts]:
+        if not sku_ids:
+            return {}
+        visible = and_(Sku.is_active.is_(True), Product.status == "active", visible_store_condition())
+        rows = await self.session.execute(
+            select(
+                Sku,
+                Product,
+                Store,
+                func.coalesce(Stock.on_hand - Stock.reserved, 0).label("available"),
+                visible.label("visible"),
+            )
+            .join(Product, Product.id == Sku.product_id)
+            .join(Store, Store.id == Product.store_id)
+            .outerjoin(Stock, Stock.sku_id == Sku.id)
+            .where(Sku.id.in_(sorted(set(sku_ids))))
+        )
+        return {
+            sku.id: SkuFacts(sku, product, store, max(0, int(available)), bool(is_visible))
+            for sku, product, store, available, is_visible in rows.all()
+        }
+
+    async def tiers(self, product_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+        """{product_id: [(min_quantity, unit_price_amount), ...]} in ascending quantity."""
+        found: dict[int, list[tuple[int, int]]] = {}
+        if not product_ids:
+            return found
+        rows = await self.session.execute(
+            select(PriceTier.product_id, PriceTier.min_quantity, PriceTier.unit_price_amount)
+            .where(PriceTier.product_id.in_(sorted(set(product_ids))))
+            .order_by(PriceTier.product_id, PriceTier.min_quantity)
+        )
+        for product_id, min_quantity, unit_price in rows.all():
+            found.setdefault(product_id, []).append((min_quantity, unit_price))
+        return found
+
+    async def thumbnails(self, product_ids: Sequence[int]) -> dict[int, str]:
+        """{product_id: thumbnail path} of each product's primary image."""
+        if not product_ids:
+            return {}
+        first = (
+            select(
+                ProductImage.product_id,
+                ProductImage.thumb_path,
+                func.row_number()
+                .over(
+                    partition_by=ProductImage.product_id,
+                    order_by=(ProductImage.position, ProductImage.id),
+                )
+                .label("n"),
+            )
+            .where(ProductImage.product_id.in_(sorted(set(product_ids))))
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(first.c.product_id, first.c.thumb_path).where(first.c.n == 1)
+        )
+        return {product_id: path for product_id, path in rows.all()}

@@ -1,0 +1,429 @@
+"""The cart: a user's cart, or a guest's found by the hash of a random cookie token, merged into the user's
+cart when the guest logs in or registers. Flushes, never commits.
+
+Rules:
+- only variants buyers can see (active SKU of an active product in an open store) can be added (404);
+- a line holds 1 to 999 units (sourcing products: their minimum order quantity up to 1,000,000) (422
+  naming ``quantity``), never more than available now, on hand minus reserved (409 ``insufficient_stock``);
+- sourcing products are priced by volume tier for the line's quantity;
+- a line remembers the unit price the buyer saw when they last added or changed it; the view warns when the
+  price, the stock or the product's availability changed since (see ``souk.cart.schemas`` for the CartView).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.auth.actor import Actor
+from souk.auth.tokens import hash_secret, new_secret
+from souk.authz import require_writer
+from souk.cart.errors import CartLineNotFound, CartTokenRequired, InsufficientStock, SkuNotForSale
+from souk.cart.repository import CartRepository, SkuFacts
+from souk.cart.schemas import (
+    CartCurrencyGroup,
+    CartLineView,
+    CartStoreGroup,
+    CartView,
+    LineWarning,
+)
+from souk.catalog.service import sells_in_bulk
+from souk.errors import invalid_field
+from souk.kit.clock import utcnow
+from souk.kit.money import format_money
+from souk.models import Cart, CartLine
+from souk.models.cart import MAX_LINE_QUANTITY
+
+MAX_RETAIL_QUANTITY = 999
+# a guest cart (and its cookie) lives this long after its last change
+GUEST_CART_DAYS = 30
+LOW_STOCK = 5
+# messages name amounts the way the pages do by default ("US$12.50")
+MESSAGE_LOCALE = "en_001"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+
+
+def new_guest_token() -> str:
+    """A random token for a guest's cart cookie (only its hash is stored)."""
+    return new_secret(32)
+
+
+def valid_guest_token(raw: str | None) -> str | None:
+    """The token if it has the shape of one we issue, else None."""
+    return raw if raw and _TOKEN.match(raw) else None
+
+
+def unit_price(facts: SkuFacts, tiers: list[tuple[int, int]], quantity: int) -> int:
+    """The SKU's price, or for a sourcing product the volume tier price for ``quantity`` (the tier with the
+    highest minimum quantity not above it)."""
+    price = facts.sku.price_amount
+    if sells_in_bulk(facts.store):
+        for min_quantity, tier_price in tiers:
+            if quantity >= min_quantity:
+                price = tier_price
+    return price
+
+
+def quantity_limits(facts: SkuFacts) -> tuple[int, int]:
+    """(smallest, largest) quantity a line of this SKU may hold."""
+    if sells_in_bulk(facts.store):
+        return max(1, facts.product.moq or 1), MAX_LINE_QUANTITY
+    return 1, MAX_RETAIL_QUANTITY
+
+
+def _money(amount: int, currency: str) -> str:
+    return format_money(amount, currency, MESSAGE_LOCALE)
+
+
+def check_quantity(facts: SkuFacts, quantity: int, *, in_cart: int = 0) -> None:
+    """Refuse a line quantity outside the limits (422) or above what is available (409)."""
+    low, high = quantity_limits(facts)
+    if quantity < 1:
+        raise invalid_field("quantity", "must be at least 1")
+    if quantity > high:
+        more = f" (you already have {in_cart:,} in your cart)" if in_cart else ""
+        raise invalid_field("quantity", f"a cart line holds at most {high:,}{more}")
+    if quantity < low:
+        raise invalid_field("quantity", f"the minimum order is {low:,} pieces", code="below_moq")
+    if quantity > facts.available:
+        raise InsufficientStock(available=facts.available, in_cart=in_cart)
+
+
+def line_warnings(line: CartLine, facts: SkuFacts, price_now: int) -> list[LineWarning]:
+    if not facts.visible:
+        return [
+            LineWarning(
+                kind="unavailable",
+                message="No longer available: remove it from your cart.",
+                blocking=True,
+            )
+        ]
+    warnings: list[LineWarning] = []
+    available = facts.available
+    if available <= 0:
+        warnings.append(
+            LineWarning(kind="out_of_stock", message="Out of stock now.", blocking=True, available=0)
+        )
+    elif line.quantity > available:
+        warnings.append(
+            LineWarning(
+                kind="insufficient_stock",
+                message=f"Only {available} left: lower the quantity to {available} or less.",
+                blocking=True,
+                available=available,
+            )
+        )
+    elif available <= LOW_STOCK:
+        warnings.append(
+            LineWarning(
+                kind="low_stock", message=f"Only {available} left.", blocking=False, available=available
+            )
+        )
+    low, _ = quantity_limits(facts)
+    if line.quantity < low:
+        warnings.append(
+            LineWarning(
+                kind="below_moq",
+                message=f"The minimum order is {low:,} pieces.",
+                blocking=True,
+            )
+        )
+    currency = facts.sku.currency
+    if line.unit_price_amount != price_now or line.currency != currency:
+        warnings.append(
+            LineWarning(
+                kind="price_changed",
+                message=(
+                    f"Price changed since you added it: {_money(line.unit_price_amount, line.currency)}"
+                    f" → {_money(price_now, currency)}."
+                ),
+                blocking=False,
+                old_unit_price_amount=line.unit_price_amount,
+                new_unit_price_amount=price_now,
+            )
+        )
+    return warnings
+
+
+@dataclass
+class _Loaded:
+    facts: dict[int, SkuFacts]
+    tiers: dict[int, list[tuple[int, int]]]
+    thumbs: dict[int, str]
+
+
+class CartService:
+    # --- finding the cart ------------------------------------------------------------------------------
+
+    async def _find(self, session: AsyncSession, actor: Actor, guest_token: str | None) -> Cart | None:
+        repo = CartRepository(session)
+        if actor.user_id is not None:
+            return await repo.of_user(actor.user_id)
+        token = valid_guest_token(guest_token)
+        return await repo.of_guest(hash_secret(token)) if token else None
+
+    async def _create(self, session: AsyncSession, actor: Actor, guest_token: str | None) -> Cart:
+        repo = CartRepository(session)
+        if actor.user_id is not None:
+            return await repo.create(user_id=actor.user_id)
+        token = valid_guest_token(guest_token)
+        if token is None:
+            raise CartTokenRequired()
+        return await repo.create(token_hash=hash_secret(token))
+
+    def _check_writer(self, actor: Actor) -> None:
+        """A user's credentials must allow writing (a read-only API token may not change the cart)."""
+        if actor.user_id is not None:
+            require_writer(actor)
+
+    async def _load(self, session: AsyncSession, sku_ids: Sequence[int]) -> _Loaded:
+        repo = CartRepository(session)
+        facts = await repo.sku_facts(sku_ids)
+        product_ids = sorted({f.product.id for f in facts.values()})
+        return _Loaded(facts, await repo.tiers(product_ids), await repo.thumbnails(product_ids))
+
+    async def _facts_for_sale(self, session: AsyncSession, sku_id: int) -> SkuFacts:
+        facts = (await CartRepository(session).sku_facts([sku_id])).get(sku_id)
+        if facts is None or not facts.visible:
+            raise SkuNotForSale()
+        return facts
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def _line_view(self, line: CartLine, loaded: _Loaded) -> CartLineView:
+        facts = loaded.facts[line.sku_id]
+        product = facts.product
+        price_now = unit_price(facts, loaded.tiers.get(product.id, []), line.quantity)
+        warnings = line_warnings(line, facts, price_now)
+        low, high = quantity_limits(facts)
+        thumb = loaded.thumbs.get(product.id)
+        return CartLineView(
+            sku_id=facts.sku.id,
+            sku_code=facts.sku.code,
+            product_id=product.id,
+            product_url=f"/p/{product.id}/{product.slug}?sku={facts.sku.id}",
+            title=product.title,
+            options={str(k): str(v) for k, v in (facts.sku.option_values or {}).items()},
+            thumb_url=f"/media/{thumb}" if thumb else None,
+            store_id=facts.store.id,
+            currency=facts.sku.currency,
+            quantity=line.quantity,
+            min_quantity=low,
+            max_quantity=high,
+            available=facts.available,
+            unit_price_amount=price_now,
+            seen_unit_price_amount=line.unit_price_amount,
+            line_total_amount=price_now * line.quantity,
+            added_at=line.added_at,
+            purchasable=not any(w.blocking for w in warnings),
+            warnings=warnings,
+        )
+
+    async def _view(self, session: AsyncSession, cart: Cart | None) -> CartView:
+        lines = await CartRepository(session).lines(cart.id) if cart is not None else []
+        loaded = await self._load(session, [line.sku_id for line in lines])
+        # lines come newest first: groups and stores appear in the order of their newest line
+        groups: dict[str, dict[int, list[CartLineView]]] = {}
+        for line in lines:
+            if line.sku_id not in loaded.facts:
+                continue
+            view = self._line_view(line, loaded)
+            groups.setdefault(view.currency, {}).setdefault(view.store_id, []).append(view)
+        result: list[CartCurrencyGroup] = []
+        for currency, stores in groups.items():
+            store_groups = []
+            for store_id, store_lines in stores.items():
+                store = loaded.facts[store_lines[0].sku_id].store
+                bought = [line for line in store_lines if line.purchasable]
+                store_groups.append(
+                    CartStoreGroup(
+                        store_id=store_id,
+                        store_name=store.name,
+                        store_slug=store.slug,
+                        store_url=f"/s/{store.slug}",
+                        trade_model=store.trade_model,
+                        currency=currency,
+                        lines=store_lines,
+                        subtotal_amount=sum(line.line_total_amount for line in bought),
+                        item_count=sum(line.quantity for line in bought),
+                    )
+                )
+            all_lines = [line for s in store_groups for line in s.lines]
+            result.append(
+                CartCurrencyGroup(
+                    currency=currency,
+                    stores=store_groups,
+                    total_amount=sum(s.subtotal_amount for s in store_groups),
+                    item_count=sum(s.item_count for s in store_groups),
+                    line_count=len(all_lines),
+                    blocked=any(not line.purchasable for line in all_lines),
+                )
+            )
+        return CartView(
+            groups=result,
+            line_count=sum(g.line_count for g in result),
+            item_count=sum(line.quantity for g in result for s in g.stores for line in s.lines),
+        )
+
+    async def get_cart(self, session: AsyncSession, actor: Actor, guest_token: str | None) -> CartView:
+        """The cart of the user, or of the guest holding ``guest_token`` (empty when there is none)."""
+        return await self._view(session, await self._find(session, actor, guest_token))
+
+    async def count_lines(self, session: AsyncSession, actor: Actor | None, guest_token: str | None) -> int:
+        """How many variants the cart holds (the header badge), in one query."""
+        repo = CartRepository(session)
+        if actor is not None and actor.user_id is not None:
+            return await repo.line_count(user_id=actor.user_id)
+        token = valid_guest_token(guest_token)
+        return await repo.line_count(token_hash=hash_secret(token)) if token else 0
+
+    async def purge_guest_carts(self, session: AsyncSession, now: datetime, *, limit: int = 500) -> int:
+        """Delete up to ``limit`` guest carts unchanged for ``GUEST_CART_DAYS`` (their cookie has expired);
+        returns how many went."""
+        return await CartRepository(session).delete_stale_guest_carts(
+            now - timedelta(days=GUEST_CART_DAYS), limit
+        )
+
+    # --- changing ------------------------------------------------------------------------------------------
+
+    async def _line_result(self, session: AsyncSession, line: CartLine) -> CartLineView:
+        return self._line_view(line, await self._load(session, [line.sku_id]))
+
+    async def add(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, quantity: int
+    ) -> CartLineView:
+        """Put ``quantity`` more units of a SKU in the cart (creating the cart, and the guest's cart for a
+        new ``guest_token``). The line's total must stay within the limits and what is available."""
+        self._check_writer(actor)
+        if actor.user_id is None and valid_guest_token(guest_token) is None:
+            raise CartTokenRequired()
+        facts = await self._facts_for_sale(session, sku_id)
+        repo = CartRepository(session)
+        cart = await self._find(session, actor, guest_token)
+        line = await repo.line(cart.id, sku_id, for_update=True) if cart is not None else None
+        in_cart = line.quantity if line is not None else 0
+        if quantity < 1:
+            raise invalid_field("quantity", "must be at least 1")
+        check_quantity(facts, in_cart + quantity, in_cart=in_cart)
+        tiers = (await repo.tiers([facts.product.id])).get(facts.product.id, [])
+        if cart is None:
+            cart = await self._create(session, actor, guest_token)
+        if line is None:
+            line = CartLine(
+                cart_id=cart.id,
+                sku_id=sku_id,
+                quantity=quantity,
+                unit_price_amount=unit_price(facts, tiers, quantity),
+                currency=facts.sku.currency,
+                added_at=utcnow(),
+            )
+            if not await repo.insert_line(line):
+                if await repo.line(cart.id, sku_id) is None:
+                    raise RuntimeError("could not add the cart line")
+                # the same SKU was added at the same moment: add to that line
+                return await self.add(session, actor, guest_token, sku_id, quantity)
+        else:
+            line.quantity = in_cart + quantity
+            line.unit_price_amount = unit_price(facts, tiers, line.quantity)
+            line.currency = facts.sku.currency
+        cart.updated_at = utcnow()
+        await session.flush()
+        return await self._line_result(session, line)
+
+    async def _existing_line(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int
+    ) -> tuple[Cart, CartLine]:
+        cart = await self._find(session, actor, guest_token)
+        line = await CartRepository(session).line(cart.id, sku_id, for_update=True) if cart else None
+        if cart is None or line is None:
+            raise CartLineNotFound()
+        return cart, line
+
+    async def set_quantity(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, quantity: int
+    ) -> CartLineView:
+        """Change a line's quantity (the price it shows becomes the one the buyer has now seen)."""
+        self._check_writer(actor)
+        cart, line = await self._existing_line(session, actor, guest_token, sku_id)
+        facts = await self._facts_for_sale(session, sku_id)
+        check_quantity(facts, quantity)
+        tiers = (await CartRepository(session).tiers([facts.product.id])).get(facts.product.id, [])
+        line.quantity = quantity
+        line.unit_price_amount = unit_price(facts, tiers, quantity)
+        line.currency = facts.sku.currency
+        cart.updated_at = utcnow()
+        await session.flush()
+        return await self._line_result(session, line)
+
+    async def remove(self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int) -> None:
+        self._check_writer(actor)
+        cart, _ = await self._existing_line(session, actor, guest_token, sku_id)
+        await CartRepository(session).delete_lines(cart.id, [sku_id])
+        cart.updated_at = utcnow()
+        await session.flush()
+
+    async def remove_many(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_ids: Sequence[int]
+    ) -> int:
+        """Take these SKUs out of the cart (checkout, after the order is placed); how many lines went.
+        SKUs that are not in the cart are ignored."""
+        self._check_writer(actor)
+        cart = await self._find(session, actor, guest_token)
+        if cart is None:
+            return 0
+        removed = await CartRepository(session).delete_lines(cart.id, sku_ids)
+        cart.updated_at = utcnow()
+        await session.flush()
+        return removed
+
+    async def merge_guest(self, session: AsyncSession, user_id: int, guest_token: str | None) -> int:
+        """Move a guest's cart into the user's (at login or registration) and delete it. Quantities of the
+        same SKU are added, capped at what is available and the line limit; variants no longer for sale or
+        out of stock are dropped. Returns how many of the guest's lines reached the user's cart."""
+        token = valid_guest_token(guest_token)
+        if token is None:
+            return 0
+        repo = CartRepository(session)
+        guest = await repo.of_guest(hash_secret(token))
+        if guest is None:
+            return 0
+        guest_lines = await repo.lines(guest.id)
+        facts = await repo.sku_facts([line.sku_id for line in guest_lines])
+        await repo.delete(guest)
+        await session.flush()
+        if not guest_lines:
+            return 0
+        cart = await repo.of_user(user_id) or await repo.create(user_id=user_id)
+        merged = 0
+        for guest_line in reversed(guest_lines):  # oldest first, so the newest stays newest
+            sku_facts = facts.get(guest_line.sku_id)
+            if sku_facts is None or not sku_facts.visible or sku_facts.available <= 0:
+                continue
+            _, high = quantity_limits(sku_facts)
+            line = await repo.line(cart.id, guest_line.sku_id, for_update=True)
+            if line is None:
+                quantity = min(guest_line.quantity, sku_facts.available, high)
+                session.add(
+                    CartLine(
+                        cart_id=cart.id,
+                        sku_id=guest_line.sku_id,
+                        quantity=quantity,
+                        unit_price_amount=guest_line.unit_price_amount,
+                        currency=guest_line.currency,
+                        added_at=guest_line.added_at,
+                    )
+                )
+            else:
+                cap = min(max(sku_facts.available, line.quantity), high)
+                line.quantity = max(line.quantity, min(line.quantity + guest_line.quantity, cap))
+            merged += 1
+        cart.updated_at = utcnow()
+        await session.flush()
+        return merged
+
+
+cart_service = CartService()
