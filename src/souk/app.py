@@ -22,7 +22,11 @@ from souk.db import Database
 from souk.errors import SoukError, Unauthenticated
 from souk.kit.schemas import pydantic_fields
 from souk.kit.uploads import MediaStorage
+from souk.payment.service import payment_service
+from souk.payout.service import payout_service
+from souk.trade.policy import configure_policies
 from souk.web.render import apply_cookies, render
+from souk.worker.embedded import start_worker
 
 log = logging.getLogger("souk")
 
@@ -42,6 +46,9 @@ API_ROUTERS = [
     "souk.address.endpoints",
     "souk.shipping.endpoints",
     "souk.messaging.endpoints",
+    "souk.checkout.endpoints",
+    "souk.order.endpoints",
+    "souk.fulfillment.endpoints",
 ]
 WEB_ROUTERS = [
     "souk.web.account.routes",
@@ -55,6 +62,9 @@ WEB_ROUTERS = [
     "souk.web.seller.money",
     "souk.web.seller.shipping",
     "souk.web.seller.messages",
+    "souk.web.buyer.checkout",
+    "souk.web.buyer.orders",
+    "souk.web.seller.orders",
     "souk.web.storefront.routes",
 ]
 
@@ -112,10 +122,15 @@ async def repository_root_ready(app: FastAPI) -> bool:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_dirs()
+    configure_policies()  # SOUK_POLICY_* overrides: a wrong one stops the start here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # embedded mode: the worker (jobs and timers) runs in this process; see souk.worker
+        worker = start_worker(app) if settings.worker_in_process else None
         yield
+        if worker is not None:
+            await worker.stop_and_wait()
         await app.state.db.dispose()
 
     app = FastAPI(
@@ -133,6 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # the payment and payout services (and their jobs, in embedded mode) use this app's settings
+    payment_service.configure(settings)
+    payout_service.configure(settings)
     app.state.db = Database(settings)
     app.state.storage = MediaStorage(
         settings.uploads_dir, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels

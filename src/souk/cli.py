@@ -7,10 +7,14 @@ Every command reads the same settings as the app (``SOUK_*`` environment variabl
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
+import logging
 import shutil
+import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -32,9 +36,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from souk import __version__
 from souk.config import Settings, get_settings
-from souk.db import create_engine, create_sessionmaker
+from souk.db import create_engine, create_sessionmaker, refresh_statistics
 from souk.demo import DemoSize, DemoSummary
 from souk.migrate import head_revision
+
+if TYPE_CHECKING:
+    from souk.worker.runner import WorkerStats
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -45,6 +52,8 @@ EXAMPLES = """[bold]Examples[/bold]
   [cyan]souk admin create ops@example.com[/cyan]        make a platform operator (asks for the password)
 
   [cyan]souk search reindex[/cyan]                      rebuild the search index
+
+  [cyan]souk worker[/cyan]                              run background jobs and timers beside the web server
 
 Settings come from [bold]SOUK_*[/bold] environment variables, e.g.
 [cyan]SOUK_DATABASE_URL=postgresql+asyncpg://user@host/db souk migrate[/cyan]
@@ -165,10 +174,25 @@ def _browse_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def _server_log_config() -> dict[str, Any]:
+    """uvicorn's logging plus Souk's own loggers (the in-process worker says what it runs)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["souk"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def _run_server(host: str, port: int, workers: int) -> None:
     url = _browse_url(host, port)
     console.print(f"Souk is running at [bold]{url}[/bold] (API docs at {url}docs). Press Ctrl+C to stop.")
-    uvicorn.run("souk.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "souk.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        log_config=_server_log_config(),
+    )
 
 
 @app.command(epilog="Example: [cyan]souk serve --host 0.0.0.0 --port 8080 --workers 2[/cyan]")
@@ -182,6 +206,80 @@ def serve(
     settings.ensure_dirs()
     ensure_migrated(settings)
     _run_server(host, port, workers)
+
+
+# --- worker -----------------------------------------------------------------------------------------
+
+
+def _worker_logging() -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False, markup=False)
+    logger = logging.getLogger("souk")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+async def _work(settings: Settings, once: bool, concurrency: int) -> WorkerStats:
+    from souk.worker.runner import Worker
+
+    engine = create_engine(settings.resolved_database_url, pool_size=concurrency + 2)
+    try:
+        worker = Worker(
+            create_sessionmaker(engine),
+            concurrency=concurrency,
+            poll_seconds=settings.worker_poll_seconds,
+            lease_seconds=settings.worker_lease_seconds,
+        )
+        if once:
+            return await worker.run_once()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, worker.stop)
+        console.print(
+            f"Worker [bold]{worker.name}[/bold] running {len(worker.handlers)} job kinds and "
+            f"{len(worker.timers)} timers on {safe_url(settings.resolved_database_url)}, "
+            f"{concurrency} at a time. Press Ctrl+C to stop (running jobs finish first)."
+        )
+        await worker.run_forever()
+        return worker.stats
+    finally:
+        await engine.dispose()
+
+
+@app.command(
+    "worker",
+    epilog="Examples: [cyan]souk worker[/cyan] (run until stopped), [cyan]souk worker --once[/cyan] "
+    "(run what is due now, then exit), [cyan]souk worker --concurrency 4[/cyan]",
+)
+def worker_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every due job and every timer once, then exit.")
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Jobs run at the same time (default: SOUK_WORKER_CONCURRENCY)."),
+    ] = None,
+) -> None:
+    """Run background jobs and timers (closing unpaid orders, auto-confirming receipt ...) until stopped.
+
+    [bold]souk serve[/bold] already runs a worker inside the web process (unless SOUK_WORKER_IN_PROCESS=false). On PostgreSQL several workers may run side by side."""
+    from souk.trade.policy import configure_policies
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    ensure_migrated(settings)
+    try:
+        configure_policies()
+    except ValueError as exc:
+        raise _fail(escape(str(exc))) from exc
+    _worker_logging()
+    stats = asyncio.run(_work(settings, once, concurrency or settings.worker_concurrency))
+    console.print(f"Worker: {stats.summary()}.")
+    if once and (stats.jobs_failed or stats.timer_errors):
+        raise _fail("some jobs failed for good or some timers failed; see the log above.")
 
 
 # --- migrate ----------------------------------------------------------------------------------------
@@ -360,6 +458,7 @@ async def _build_or_reuse(settings: Settings, size: DemoSize) -> tuple[DemoSumma
                 )
                 reporter.stage("Saving", 1)
                 await session.commit()
+                await refresh_statistics(engine)
                 reporter.finish()
             return summary, True
     finally:
@@ -497,6 +596,7 @@ async def _reindex(url: str) -> int:
                 progress.advance(task, len(batch))
             if not ids:
                 progress.update(task, completed=1)
+        await refresh_statistics(engine)
         return len(ids)
     finally:
         await engine.dispose()
@@ -510,6 +610,64 @@ def search_reindex() -> None:
     started = time.perf_counter()
     count = asyncio.run(_reindex(settings.resolved_database_url))
     console.print(f"Indexed {count:,} products in {time.perf_counter() - started:.1f} s.")
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+
+async def _audit(url: str, names: list[str] | None) -> Any:
+    from souk.audit import run_checks
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await run_checks(session, names)
+    finally:
+        await engine.dispose()
+
+
+@app.command(
+    epilog="Examples: [cyan]souk audit[/cyan], [cyan]souk audit --check ledger.entries_balance[/cyan]",
+)
+def audit(
+    check: Annotated[
+        list[str] | None,
+        typer.Option("--check", help="Run only this check (repeatable); all of them by default."),
+    ] = None,
+) -> None:
+    """Check the whole database: every ledger entry balances, no account that may not go negative is negative,
+    cached balances match their postings, payouts and payments match their ledger entries ... Exits with 1 and
+    lists every violation when one is found."""
+    from souk.audit import load_checks
+
+    settings = get_settings()
+    ensure_migrated(settings)
+    known = load_checks()
+    unknown = [name for name in check or [] if name not in known]
+    if unknown:
+        raise _fail(f"no audit check named {escape(', '.join(unknown))}; the checks are: {', '.join(known)}")
+    started = time.perf_counter()
+    try:
+        report = asyncio.run(_audit(settings.resolved_database_url, check or None))
+    except SQLAlchemyError as exc:
+        raise _fail(f"the audit could not read the database: {escape(str(exc))}") from exc
+    seconds = time.perf_counter() - started
+    failed = [result for result in report.results if not result.ok]
+    for result in report.results:
+        if result.ok:
+            console.print(f"[green]✓[/green] {result.name}")
+        else:
+            console.print(f"[red]✗ {result.name}[/red]")
+            for violation in result.violations:
+                console.print(f"    • {escape(violation)}")
+    if failed:
+        count = sum(len(r.violations) for r in failed)
+        errors.print(
+            f"[red]Audit failed:[/red] {count} violation{'s' if count != 1 else ''} in "
+            f"{len(failed)} of {len(report.results)} checks ({seconds:.1f} s)."
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]All {len(report.results)} checks passed[/green] ({seconds:.1f} s).")
 
 
 def _version(value: bool) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +34,26 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 900
     db_pool_size: int = 8
     debug_sql: bool = False
+    # the background worker (jobs and timers, ``souk.worker``); ``souk serve`` runs it inside the web process
+    # unless this is off (then run ``souk worker`` beside it)
+    worker_in_process: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # a claimed job not finished within this time is taken back (its worker died) and a handler running longer
+    # is stopped and retried
+    worker_lease_seconds: int = Field(default=300, ge=5)
+    # answers stored for Idempotency-Key headers are kept this long (at least a day)
+    idempotency_key_hours: int = Field(default=24, ge=24)
+
+    # money: the payment and payout providers ("simulated" is built in: test cards, signed webhooks);
+    # the payment webhook signing secret defaults to one derived from the secret key
+    payment_provider: Literal["simulated"] = "simulated"
+    payment_webhook_secret: str | None = None
+    # (the smallest payout is the trade policy's ``min_payout``: SOUK_POLICY_<MODEL>_MIN_PAYOUT)
+    payout_provider: Literal["simulated"] = "simulated"
+    # carriers sign their tracking webhooks (POST /api/v1/webhooks/carriers) with this secret; by default one
+    # derived from the secret key
+    carrier_webhook_secret: str | None = None
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -59,6 +82,22 @@ class Settings(BaseSettings):
         path.touch(mode=0o600)
         path.write_text(key)
         return key
+
+    @cached_property
+    def resolved_payment_webhook_secret(self) -> str:
+        """The key payment webhooks are signed with: SOUK_PAYMENT_WEBHOOK_SECRET, else derived from the secret
+        key (so every process of one marketplace agrees without more configuration)."""
+        if self.payment_webhook_secret:
+            return self.payment_webhook_secret
+        return hmac.new(self.resolved_secret_key.encode(), b"payment-webhooks", hashlib.sha256).hexdigest()
+
+    @cached_property
+    def resolved_carrier_webhook_secret(self) -> str:
+        """The key carrier tracking webhooks are signed with: SOUK_CARRIER_WEBHOOK_SECRET, else derived from the
+        secret key."""
+        if self.carrier_webhook_secret:
+            return self.carrier_webhook_secret
+        return hmac.new(self.resolved_secret_key.encode(), b"carrier-webhooks", hashlib.sha256).hexdigest()
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

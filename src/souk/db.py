@@ -74,3 +74,17 @@ class Database:
 def dialect_of(session: AsyncSession) -> str:
     """ "sqlite" or "postgresql": the database this session talks to."""
     return str(session.get_bind().dialect.name)
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """After a bulk load: reclaim dead rows and refresh the planner's statistics (VACUUM ANALYZE / ANALYZE).
+
+    Without it PostgreSQL plans searches over a freshly loaded index as full scans until autovacuum runs.
+    """
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM (ANALYZE)")
+    else:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE")

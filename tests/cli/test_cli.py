@@ -184,9 +184,22 @@ def test_serve_runs_the_app_factory_once_migrated(env: Env, server: FakeUvicorn)
     assert server.calls == [
         (
             ("souk.app:create_app",),
-            {"factory": True, "host": "0.0.0.0", "port": 8765, "workers": 2, "log_level": "info"},
+            {
+                "factory": True,
+                "host": "0.0.0.0",
+                "port": 8765,
+                "workers": 2,
+                "log_level": "info",
+                "log_config": cli._server_log_config(),
+            },
         )
     ]
+    # the in-process worker's log lines reach the terminal next to uvicorn's
+    assert server.calls[0][1]["log_config"]["loggers"]["souk"] == {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
     assert "http://127.0.0.1:8765/" in result.output
 
 

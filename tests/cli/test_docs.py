@@ -34,10 +34,18 @@ def test_readme_documents_every_setting_with_its_default() -> None:
 
 def test_docs_name_every_command() -> None:
     group = typer.main.get_group(app)
-    assert set(group.commands) == {"serve", "migrate", "demo", "admin", "search"}
-    for command in ("souk serve", "souk migrate", "souk admin create", "souk demo", "souk search reindex"):
+    assert set(group.commands) == {"serve", "migrate", "demo", "admin", "search", "worker", "audit"}
+    for command in (
+        "souk serve",
+        "souk migrate",
+        "souk admin create",
+        "souk demo",
+        "souk search reindex",
+        "souk worker",
+        "souk audit",
+    ):
         assert command in README, command
-    for command in ("souk migrate", "souk admin create", "souk serve", "souk search reindex"):
+    for command in ("souk migrate", "souk admin create", "souk serve", "souk search reindex", "souk worker"):
         assert command in OPERATOR_GUIDE, command
     assert "![The Souk home page](docs/screenshots/home.png)" in README
     assert "postgresql+asyncpg://user@host/db" in README

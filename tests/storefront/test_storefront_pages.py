@@ -252,9 +252,12 @@ async def test_product_page_shows_variants_prices_and_stock(
     assert "In stock" in text  # 43 across the variants
     assert 'href="?Colour=Red#product-title"' in r.text and 'href="?Colour=Blue#product-title"' in r.text
     assert "Choose Colour and Size to see the exact price and stock." in text
-    # add to cart is there but disabled until checkout exists
-    assert re.search(r'<button type="button" class="button cart" disabled[^>]*>Add to cart</button>', r.text)
-    assert "Checkout opens soon." in text
+    # no variant chosen yet: the cart button asks for the options instead of posting a form
+    assert re.search(
+        r'<button type="button" class="button cart" disabled[^>]*>Choose Colour and Size first</button>',
+        r.text,
+    )
+    assert 'action="/cart/items"' not in r.text
     # gallery: main image plus thumbnails as links
     assert f'src="/media/products/p{p.id}/0.jpg"' in r.text
     assert f'href="/p/{p.id}/linen-shirt?image=2#product-title"' in r.text

@@ -24,6 +24,7 @@ from souk.deps import SESSION_COOKIE, DbSession, client_ip, get_settings_dep
 from souk.errors import SoukError, Unauthenticated, invalid_field
 from souk.kit.countries import countries
 from souk.kit.schemas import IdPath
+from souk.web.buyer.cart import merge_guest_cart
 from souk.web.deps import PageActor, UserPage
 from souk.web.render import checked_form, flash, form_error, form_values, redirect, render
 
@@ -100,6 +101,7 @@ async def register(request: Request, actor: PageActor, session: DbSession, setti
     flash(request, f"Welcome to {settings.site_name}, {user.display_name}")
     response = redirect(target)
     _set_session_cookie(request, response, raw, settings)
+    await merge_guest_cart(session, request, response, user.id)
     return response
 
 
@@ -141,6 +143,7 @@ async def login(request: Request, actor: PageActor, session: DbSession, settings
     flash(request, f"Welcome back, {user.display_name}")
     response = redirect(target)
     _set_session_cookie(request, response, raw, settings)
+    await merge_guest_cart(session, request, response, user.id)
     return response
 
 

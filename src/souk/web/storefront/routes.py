@@ -27,6 +27,7 @@ from souk.search.schemas import (
     TRADE_MODEL_NAMES,
     SearchFilters,
 )
+from souk.shipping.service import shipping_service
 from souk.storefront.schemas import Listing
 from souk.storefront.service import storefront_service
 from souk.web.deps import PageActor
@@ -298,7 +299,10 @@ async def product_page(
         if request.url.query:
             target += f"?{request.url.query}"
         return RedirectResponse(target, status_code=301)
-    return render(request, "storefront/product.html", {"p": view, "query": params})
+    shipping_methods = await shipping_service.methods_for_store(session, view.store.id)
+    return render(
+        request, "storefront/product.html", {"p": view, "query": params, "shipping_methods": shipping_methods}
+    )
 
 
 @router.get("/s/{slug}", response_class=HTMLResponse)

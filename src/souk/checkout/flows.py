@@ -1,0 +1,206 @@
+"""The only code that spans several transactions: checkout around the payment call (ARCHITECTURE rule 5).
+
+1. one transaction: the idempotency claim (API key or form token), the stock reservations, the pending order
+   with its seller orders and lines, and the payment intent (``checkout_service.place``) — committed;
+2. the payment provider charges the card in its own short transaction (``payment_service.confirm``): no order
+   row is locked while the provider is called;
+3. one transaction: the result is recorded (``checkout_service.settle``): a success marks the order paid (the
+   provider's signed webhook reaches the same ``order_service.mark_paid``, which runs once whichever comes
+   first); a declined card leaves the order waiting for payment with the reason on its timeline; the stored
+   answer of the idempotency key is written here.
+
+The flows use the request's session and commit it between the steps; the request's dependency commits the last
+step. A failure in step 1 rolls everything back (the key or form token included, so a corrected retry runs); a
+failure after step 1 leaves a pending order the buyer can pay from its page (or that the unpaid timer closes),
+and a retry with the same key or token finds it instead of making another.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from souk.auth.actor import Actor
+from souk.checkout.schemas import CheckoutCreate
+from souk.checkout.service import checkout_service
+from souk.errors import SoukError, invalid_field
+from souk.kit.idempotency import (
+    FormSubmission,
+    StoredResponse,
+    claim_key,
+    complete_key,
+    consume_form_token,
+    read_idempotent_request,
+    record_form_result,
+)
+from souk.order.repository import OrderRepository
+from souk.order.schemas import OrderRead
+from souk.order.service import order_service
+from souk.payment.errors import PaymentNotPayable
+from souk.payment.schemas import CardIn
+from souk.payment.service import payment_service
+
+log = logging.getLogger("souk.checkout")
+
+FORM_PURPOSE = "checkout"
+PAY_FORM_PURPOSE = "order-payment"
+
+
+@dataclass(frozen=True)
+class FormOutcome:
+    """What a checkout form submission led to: the order (``order_id``) and its payment's status, or, for a
+    repeated submission of the same form, where the first one went (``repeated`` with ``url``; None while the
+    first is still running)."""
+
+    order_id: int | None
+    payment_status: str | None = None
+    failure_message: str | None = None
+    repeated: bool = False
+    url: str | None = None
+
+
+def _check_card(card: CardIn) -> None:
+    if card.expired():
+        raise invalid_field("card.exp_month", "the card has expired")
+
+
+class CheckoutFlow:
+    async def _charge(self, session: AsyncSession, order_id: int, card: CardIn) -> None:
+        """Step 2: the provider charges the card (its own transaction, committed)."""
+        order = await OrderRepository(session).order(order_id, fresh=True)
+        payment = await OrderRepository(session).payment(order.payment_id if order else None)
+        if order is None or payment is None or order.status != "pending_payment":
+            return
+        if payment.status not in ("requires_payment", "failed"):
+            return  # charged already (a resumed flow), or being charged by a concurrent request
+        try:
+            await payment_service.confirm(session, payment.id, card)
+        except PaymentNotPayable:
+            await session.rollback()
+            return
+        except SoukError as error:
+            # the provider refused the request itself: the order stays payable from its page
+            log.warning("payment of order %s could not be confirmed: %s", order_id, error.message)
+            await session.rollback()
+            return
+        await session.commit()
+
+    async def _settle(self, session: AsyncSession, actor: Actor, order_id: int) -> OrderRead:
+        """Step 3: record the result (the caller commits)."""
+        await checkout_service.settle(session, order_id)
+        read: OrderRead = await order_service.get_for_buyer(session, actor, order_id)
+        return read
+
+    # --- the API ------------------------------------------------------------------------------------------
+
+    async def checkout_api(
+        self, session: AsyncSession, actor: Actor, request: Request, key: str | None, payload: CheckoutCreate
+    ) -> JSONResponse:
+        """``POST /api/v1/checkouts``: place and pay, at most once per Idempotency-Key (the same key and body
+        return the first answer; another body 422)."""
+        req = await read_idempotent_request(actor, request, key, required=True)
+        assert req is not None
+        _check_card(payload.card)
+        claim = await claim_key(session, req, ttl=_ttl_of(request))
+        if isinstance(claim, StoredResponse):
+            return _with_location(claim.to_response(), claim.body)
+        token = f"api:{req.key}"
+        order = await checkout_service.order_by_token(session, actor, token) if claim.resumed else None
+        if order is None:
+            order = await checkout_service.place(session, actor, payload, token=token)
+        order_id = order.id
+        await session.commit()  # step 1 done: the key is held (in progress) with the order
+        await self._charge(session, order_id, payload.card)
+        read = await self._settle(session, actor, order_id)
+        stored = await complete_key(session, claim, 201, read)
+        return _with_location(stored.to_response(), stored.body)
+
+    async def pay_api(
+        self, session: AsyncSession, actor: Actor, order_id: int, card: CardIn
+    ) -> tuple[int, OrderRead]:
+        """``POST /api/v1/orders/{id}/payments``: pay a waiting order with (another) card; for ``idempotent``."""
+        return 200, await self.pay(session, actor, order_id, card)
+
+    async def pay(self, session: AsyncSession, actor: Actor, order_id: int, card: CardIn) -> OrderRead:
+        """Pay an order waiting for payment (after a declined card): steps 2 and 3."""
+        await order_service.payable_order(session, actor, order_id)
+        _check_card(card)
+        await session.commit()
+        await self._charge(session, order_id, card)
+        return await self._settle(session, actor, order_id)
+
+    # --- the web form -----------------------------------------------------------------------------------------
+
+    async def checkout_form(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        request: Request,
+        form_token: str | None,
+        payload: CheckoutCreate,
+    ) -> FormOutcome:
+        """The checkout page's "Place order and pay": the form's one-time token makes a double click or a
+        reload one order (the second submission learns the first one's order)."""
+        _check_card(payload.card)
+        submission: FormSubmission = await consume_form_token(
+            session, request, actor, FORM_PURPOSE, form_token
+        )
+        if not submission.first:
+            return FormOutcome(order_id=None, repeated=True, url=submission.result)
+        nonce = (form_token or "").partition(".")[0]
+        order = await checkout_service.place(session, actor, payload, token=f"form:{nonce}")
+        order_id = order.id
+        await record_form_result(session, submission, f"/orders/{order_id}")
+        await session.commit()
+        await self._charge(session, order_id, payload.card)
+        read = await self._settle(session, actor, order_id)
+        payment = read.payment
+        return FormOutcome(
+            order_id=order_id,
+            payment_status=payment.status if payment else None,
+            failure_message=payment.failure_message if payment else None,
+        )
+
+    async def pay_form(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        request: Request,
+        form_token: str | None,
+        order_id: int,
+        card: CardIn,
+    ) -> FormOutcome:
+        """The order page's "Pay" form (another card after a decline), once per form token."""
+        submission = await consume_form_token(session, request, actor, PAY_FORM_PURPOSE, form_token)
+        if not submission.first:
+            return FormOutcome(order_id=order_id, repeated=True, url=submission.result)
+        await record_form_result(session, submission, f"/orders/{order_id}")
+        read = await self.pay(session, actor, order_id, card)
+        payment = read.payment
+        return FormOutcome(
+            order_id=order_id,
+            payment_status=payment.status if payment else None,
+            failure_message=payment.failure_message if payment else None,
+        )
+
+
+def _ttl_of(request: Request) -> timedelta:
+    settings = getattr(request.app.state, "settings", None)
+    hours = getattr(settings, "idempotency_key_hours", None)
+    return timedelta(hours=hours) if isinstance(hours, int) else timedelta(hours=24)
+
+
+def _with_location(response: JSONResponse, body: object) -> JSONResponse:
+    encoded = jsonable_encoder(body)
+    if isinstance(encoded, dict) and isinstance(encoded.get("id"), int):
+        response.headers["Location"] = f"/api/v1/orders/{encoded['id']}"
+    return response
+
+
+checkout_flow = CheckoutFlow()

@@ -1,0 +1,1 @@
+"""Fulfilment: shipments of seller orders and the carriers' signed tracking webhooks."""

@@ -1,0 +1,750 @@
+"""The order lifecycle (DOMAIN.md "SellerOrder state machine"). Flushes, never commits.
+
+```
+pending_payment --pay--> paid --ship--> shipped --confirm receipt / auto-confirm--> completed
+      | unpaid timer / buyer     | buyer cancels before shipment (refund from escrow, stock back on hand)
+      v                          v
+  cancelled                  cancelled
+```
+
+Every transition is one method here. It checks who may do it, changes the row with a conditional
+``UPDATE ... WHERE status IN (...)`` (so of two racing transitions exactly one happens), writes an ``OrderEvent``,
+posts one balanced ledger entry when money moves (with a per-event idempotency key) and notifies the other side,
+all in the caller's transaction. A transition that already happened is a no-op: calling it again returns the
+order as it is. The deadlines the worker sweeps (``souk.order.tasks``) go through the same methods.
+
+Ledger keys: ``so:<id>:captured``, ``so:<id>:released``, ``so:<id>:refund:<why>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.auth.actor import Actor
+from souk.authz import require_user, require_writer
+from souk.cart.service import cart_service
+from souk.fulfillment.repository import tracking_key
+from souk.inventory.service import inventory_service
+from souk.kit.clock import utcnow
+from souk.kit.money import Money, format_money
+from souk.ledger import postings
+from souk.ledger.service import ledger_service
+from souk.models import Order, Payment, SellerOrder, Shipment
+from souk.notification.service import notification_service
+from souk.order.errors import (
+    PaymentInProgress,
+    PaymentWindowClosed,
+    ReceiptExtensionRefused,
+    TransitionNotAllowed,
+)
+from souk.order.queries import OrderQueries, buyer_link, seller_link
+from souk.order.repository import OrderRepository
+from souk.order.schemas import OrderRead, SellerOrderRead, ShipCreate, StoreOrderRead
+from souk.order.views import (
+    buyer_next_action,
+    may_extend,
+    seller_order_read,
+)
+from souk.payment.service import payment_service
+
+log = logging.getLogger("souk.order")
+
+MESSAGE_LOCALE = "en_001"
+
+
+def _money(amount: int, currency: str) -> str:
+    return format_money(amount, currency, MESSAGE_LOCALE)
+
+
+class OrderService(OrderQueries):
+    # --- notifications --------------------------------------------------------------------------------
+
+    async def _notify_store(
+        self, session: AsyncSession, so: SellerOrder, kind: str, title: str, body: str = ""
+    ) -> None:
+        for user_id in await OrderRepository(session).store_people(so.store_id):
+            await notification_service.notify(
+                session, user_id, kind, title, body=body, link=seller_link(so.store_id, so.id)
+            )
+
+    async def _notify_buyer(
+        self, session: AsyncSession, so: SellerOrder, kind: str, title: str, body: str = ""
+    ) -> None:
+        await notification_service.notify(
+            session, so.buyer_id, kind, title, body=body, link=buyer_link(so.order_id)
+        )
+
+    # --- paying (the payment provider's confirmation) ---------------------------------------------------------
+
+    async def mark_paid(self, session: AsyncSession, payment: Payment) -> bool:
+        """The order's payment succeeded: every seller order becomes ``paid`` (ship-by timer set), its money is
+        posted into its escrow (``payment_captured``), its reserved stock becomes sold, the bought lines leave
+        the buyer's cart, and the sellers are told. Runs once: False when the order was paid before. A payment
+        arriving after the order closed unpaid is refunded in full."""
+        if payment.order_id is None:
+            return False
+        repo = OrderRepository(session)
+        order = await repo.order(payment.order_id, fresh=True)
+        if order is None or order.payment_id != payment.id:
+            return False
+        if (payment.amount, payment.currency) != (order.total_amount, order.currency):
+            log.error("payment %s does not match order %s's total", payment.id, order.id)
+            return False
+        now = utcnow()
+        if not await repo.order_transition(
+            order.id, "pending_payment", {"status": "paid", "paid_at": now, "updated_at": now}
+        ):
+            order = await repo.order(order.id, fresh=True)
+            if order is not None and order.status == "cancelled":
+                await self._refund_late_payment(session, order, payment, now)
+            return False
+        bought: list[int] = []
+        for so in await repo.seller_orders_of([order.id]):
+            bought += await self._pay_seller_order(session, so, payment, now)
+        await cart_service.remove_many(session, Actor(user_id=order.buyer_id), None, sorted(set(bought)))
+        await session.flush()
+        return True
+
+    async def _pay_seller_order(
+        self, session: AsyncSession, so: SellerOrder, payment: Payment, now: datetime
+    ) -> list[int]:
+        repo = OrderRepository(session)
+        ship_by = now + timedelta(days=so.ship_by_days)
+        if not await repo.transition(
+            so.id,
+            ["pending_payment"],
+            {"status": "paid", "paid_at": now, "ship_by": ship_by, "updated_at": now},
+        ):
+            return []
+        await ledger_service.post(
+            session,
+            key=f"so:{so.id}:captured",
+            kind="payment_captured",
+            postings=postings.payment_captured(so.id, so.store_id, Money(so.total_amount, so.currency)),
+            reference=("seller_order", so.id),
+            memo=f"Order {so.number} paid",
+        )
+        lines = await repo.lines_of([so.id])
+        for line in sorted(lines, key=lambda line: line.sku_id):
+            on_hand = await repo.sell_reserved(line.sku_id, line.quantity)
+            if on_hand is None:
+                raise RuntimeError(
+                    f"{so.number}: {line.quantity} units of SKU {line.sku_id} are not reserved"
+                )
+            repo.add_movement(line.sku_id, "sale", -line.quantity, on_hand, f"sold: order {so.number}", None)
+        repo.add_event(
+            so.id,
+            "paid",
+            actor_id=so.buyer_id,
+            actor_role="buyer",
+            at=now,
+            data={"amount": so.total_amount, "payment_id": payment.id},
+        )
+        items = sum(line.quantity for line in lines)
+        await self._notify_store(
+            session,
+            so,
+            "order.paid",
+            f"New order {so.number} to ship",
+            body=f"{items} item{'s' if items != 1 else ''}, {_money(so.total_amount, so.currency)}. "
+            f"Ship by {ship_by:%Y-%m-%d %H:%M} UTC.",
+        )
+        return [line.sku_id for line in lines]
+
+    async def _refund_late_payment(
+        self, session: AsyncSession, order: Order, payment: Payment, now: datetime
+    ) -> None:
+        """The payment succeeded after the order closed: its money passes through each seller order's escrow
+        and goes straight back to the buyer."""
+        repo = OrderRepository(session)
+        refunded = 0
+        for so in await repo.seller_orders_of([order.id]):
+            amount = Money(so.total_amount, so.currency)
+            await ledger_service.post(
+                session,
+                key=f"so:{so.id}:captured",
+                kind="payment_captured",
+                postings=postings.payment_captured(so.id, so.store_id, amount),
+                reference=("seller_order", so.id),
+                memo=f"Order {so.number} paid after it closed",
+            )
+            await ledger_service.post(
+                session,
+                key=f"so:{so.id}:refund:late_payment",
+                kind="refund",
+                postings=postings.refund_before_release(so.id, so.store_id, amount),
+                reference=("seller_order", so.id),
+                memo=f"Order {so.number} closed before payment: refund",
+            )
+            repo.add_event(
+                so.id,
+                "late_payment_refunded",
+                actor_id=None,
+                actor_role="system",
+                at=now,
+                data={"amount": so.total_amount},
+            )
+            refunded += so.total_amount
+        await payment_service.refund(session, payment.id, refunded, f"order:{order.id}:late_payment")
+        await notification_service.notify(
+            session,
+            order.buyer_id,
+            "order.payment_refunded",
+            f"Order {order.number}: payment refunded",
+            body=f"The order closed before your payment arrived; {_money(refunded, order.currency)} "
+            "goes back to your card.",
+            link=buyer_link(order.id),
+        )
+
+    async def record_payment_failure(self, session: AsyncSession, order_id: int, payment: Payment) -> None:
+        """A card was declined: the order keeps waiting for payment; the reason goes on the timeline."""
+        repo = OrderRepository(session)
+        now = utcnow()
+        for so in await repo.seller_orders_of([order_id]):
+            if so.status == "pending_payment":
+                repo.add_event(
+                    so.id,
+                    "payment_failed",
+                    actor_id=so.buyer_id,
+                    actor_role="buyer",
+                    at=now,
+                    data={"code": payment.failure_code, "message": payment.failure_message},
+                )
+        await session.flush()
+
+    async def payable_order(
+        self, session: AsyncSession, actor: Actor, order_id: int
+    ) -> tuple[Order, Payment]:
+        """One of the actor's orders that may be paid now, with its payment (a declined card may be replaced by
+        another until ``pay_by``)."""
+        require_writer(actor)
+        order = await self._buyer_order(session, actor, order_id)
+        payment = await OrderRepository(session).payment(order.payment_id)
+        if order.status != "pending_payment" or payment is None or order.pay_by <= utcnow():
+            raise PaymentWindowClosed(order.pay_by)
+        if payment.status == "processing":
+            raise PaymentInProgress()
+        return order, payment
+
+    # --- closing unpaid orders -----------------------------------------------------------------------------
+
+    async def cancel_unpaid(self, session: AsyncSession, actor: Actor, order_id: int) -> OrderRead:
+        """The buyer cancels an order not paid yet (every seller order of it): the reserved stock is released.
+        Already closed: no change. Paid: 409 (cancel its seller orders one by one)."""
+        user_id = require_writer(actor)
+        order = await self._buyer_order(session, actor, order_id)
+        if order.status == "paid":
+            raise TransitionNotAllowed(
+                "cancelled as a whole", "paid", "Cancel each store's order before it ships instead."
+            )
+        payment = await OrderRepository(session).payment(order.payment_id)
+        if order.status == "pending_payment" and payment is not None and payment.status == "processing":
+            raise PaymentInProgress()
+        await self._close(session, order, reason="buyer_unpaid", actor_id=user_id, role="buyer")
+        return await self._order_read(session, order, timeline=True)
+
+    async def close_unpaid(
+        self, session: AsyncSession, order_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """The unpaid timer: an order still waiting for payment at ``pay_by`` closes and its stock is released.
+        False when it was paid or closed meanwhile."""
+        order = await OrderRepository(session).order(order_id, fresh=True)
+        if order is None or order.status != "pending_payment" or order.pay_by > (now or utcnow()):
+            return False
+        return await self._close(session, order, reason="unpaid", actor_id=None, role="system", now=now)
+
+    async def _close(
+        self,
+        session: AsyncSession,
+        order: Order,
+        *,
+        reason: str,
+        actor_id: int | None,
+        role: str,
+        now: datetime | None = None,
+    ) -> bool:
+        repo = OrderRepository(session)
+        now = now or utcnow()
+        if not await repo.order_transition(
+            order.id, "pending_payment", {"status": "cancelled", "closed_at": now, "updated_at": now}
+        ):
+            return False
+        for so in await repo.seller_orders_of([order.id]):
+            if not await repo.transition(
+                so.id,
+                ["pending_payment"],
+                {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason, "updated_at": now},
+            ):
+                continue
+            for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+                released = await inventory_service.release(
+                    session,
+                    line.sku_id,
+                    line.quantity,
+                    reason=f"order {so.number} closed unpaid",
+                    actor_id=actor_id,
+                )
+                if not released:
+                    raise RuntimeError(
+                        f"{so.number}: SKU {line.sku_id} has fewer units reserved than ordered"
+                    )
+            repo.add_event(
+                so.id, "cancelled", actor_id=actor_id, actor_role=role, at=now, data={"reason": reason}
+            )
+        if role == "system":
+            await notification_service.notify(
+                session,
+                order.buyer_id,
+                "order.closed",
+                f"Order {order.number} closed",
+                body="It was not paid in time; the items went back on sale.",
+                link=buyer_link(order.id),
+            )
+        await session.flush()
+        await session.refresh(order)
+        return True
+
+    # --- cancelling a paid seller order ---------------------------------------------------------------------
+
+    async def cancel(
+        self, session: AsyncSession, actor: Actor, order_id: int, seller_order_id: int
+    ) -> SellerOrderRead:
+        """The buyer cancels a paid seller order before it ships: its whole amount is refunded from escrow
+        (ledger ``refund`` and the provider's refund) and its units go back on hand. Allowed until shipment,
+        and at once (no questions) after the seller missed the ship-by time. Already cancelled: no change."""
+        user_id = require_writer(actor)
+        order, so = await self._buyer_seller_order(session, actor, order_id, seller_order_id)
+        if so.status != "cancelled":
+            if so.status == "pending_payment":
+                raise TransitionNotAllowed(
+                    "cancelled on its own", so.status, "Cancel the whole order instead: it is not paid yet."
+                )
+            if so.status != "paid":
+                hint = "Ask the seller for a refund instead." if so.status == "shipped" else ""
+                raise TransitionNotAllowed("cancelled", so.status, hint)
+            await self._cancel_paid(session, order, so, actor_id=user_id)
+        so = await OrderRepository(session).seller_order(so.id) or so
+        bundle = (await OrderRepository(session).bundles([so], timeline=True))[0]
+        payment = await OrderRepository(session).payment(order.payment_id)
+        return seller_order_read(bundle, buyer_next_action(so, payment, utcnow()))
+
+    async def _cancel_paid(
+        self, session: AsyncSession, order: Order, so: SellerOrder, *, actor_id: int
+    ) -> bool:
+        repo = OrderRepository(session)
+        now = utcnow()
+        late = so.seller_late_at is not None or (so.ship_by is not None and so.ship_by <= now)
+        reason = "seller_late" if late else "buyer"
+        if not await repo.transition(
+            so.id,
+            ["paid"],
+            {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason, "updated_at": now},
+        ):
+            fresh = await repo.seller_order(so.id)
+            if fresh is not None and fresh.status == "cancelled":
+                return False
+            raise TransitionNotAllowed("cancelled", fresh.status if fresh else so.status)
+        await self._refund_from_escrow(session, order, so, "cancel")
+        for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+            on_hand = await repo.restock(line.sku_id, line.quantity)
+            if on_hand is not None:
+                repo.add_movement(
+                    line.sku_id, "return", line.quantity, on_hand, f"order {so.number} cancelled", actor_id
+                )
+        repo.add_event(
+            so.id,
+            "cancelled",
+            actor_id=actor_id,
+            actor_role="buyer",
+            at=now,
+            data={"reason": reason, "refund_amount": so.total_amount},
+        )
+        await self._notify_store(
+            session,
+            so,
+            "order.cancelled",
+            f"Order {so.number} cancelled by the buyer",
+            body=f"{_money(so.total_amount, so.currency)} was refunded from escrow; the units are back in stock.",
+        )
+        await session.flush()
+        return True
+
+    async def _refund_from_escrow(
+        self, session: AsyncSession, order: Order, so: SellerOrder, why: str
+    ) -> None:
+        amount = Money(so.total_amount, so.currency)
+        await ledger_service.post(
+            session,
+            key=f"so:{so.id}:refund:{why}",
+            kind="refund",
+            postings=postings.refund_before_release(so.id, so.store_id, amount),
+            reference=("seller_order", so.id),
+            memo=f"Order {so.number} {why}: refund",
+        )
+        if order.payment_id is not None:
+            await payment_service.refund(session, order.payment_id, so.total_amount, f"so:{so.id}:{why}")
+
+    # --- shipping ---------------------------------------------------------------------------------------------
+
+    async def ship(
+        self, session: AsyncSession, actor: Actor, store_id: int, seller_order_id: int, payload: ShipCreate
+    ) -> StoreOrderRead:
+        """The store ships a paid seller order with a carrier and tracking number (``stock:write``): the
+        receipt timer starts (express or surface mail, as snapshotted) and the buyer is told. Shipped already:
+        no change."""
+        store, so = await self._store_order(session, actor, store_id, seller_order_id, "stock:write")
+        if so.status != "shipped":
+            if so.status != "paid":
+                raise TransitionNotAllowed("shipped", so.status)
+            await self._ship(session, so, payload, actor_id=require_user(actor))
+        return await self.get_for_store(session, actor, store.id, so.id)
+
+    async def _ship(
+        self, session: AsyncSession, so: SellerOrder, payload: ShipCreate, *, actor_id: int
+    ) -> bool:
+        repo = OrderRepository(session)
+        now = utcnow()
+        auto_confirm_at = now + timedelta(days=so.auto_confirm_days)
+        if not await repo.transition(
+            so.id,
+            ["paid"],
+            {"status": "shipped", "shipped_at": now, "auto_confirm_at": auto_confirm_at, "updated_at": now},
+        ):
+            fresh = await repo.seller_order(so.id)
+            if fresh is not None and fresh.status == "shipped":
+                return False
+            raise TransitionNotAllowed("shipped", fresh.status if fresh else so.status)
+        session.add(
+            Shipment(
+                seller_order_id=so.id,
+                carrier=payload.carrier,
+                tracking_number=payload.tracking_number,
+                tracking_key=tracking_key(payload.tracking_number),
+                shipped_at=now,
+                created_by_id=actor_id,
+            )
+        )
+        repo.add_event(
+            so.id,
+            "shipped",
+            actor_id=actor_id,
+            actor_role="seller",
+            at=now,
+            data={"carrier": payload.carrier, "tracking_number": payload.tracking_number},
+        )
+        await self._notify_buyer(
+            session,
+            so,
+            "order.shipped",
+            f"Order {so.number} shipped",
+            body=f"{payload.carrier}, tracking number {payload.tracking_number}. "
+            f"Receipt confirms automatically on {auto_confirm_at:%Y-%m-%d} unless you confirm it sooner.",
+        )
+        await session.flush()
+        return True
+
+    async def record_tracking(
+        self,
+        session: AsyncSession,
+        seller_order_id: int,
+        status: str,
+        occurred_at: datetime,
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        """A carrier reported ``delivered``: the seller order's timeline shows it and the buyer is asked to
+        confirm receipt (once). Other statuses stay on the shipment's tracking list."""
+        if status != "delivered":
+            return False
+        repo = OrderRepository(session)
+        if not await repo.update_if(
+            seller_order_id, SellerOrder.delivered_at.is_(None), {"delivered_at": occurred_at}
+        ):
+            return False
+        so = await repo.seller_order(seller_order_id)
+        assert so is not None
+        repo.add_event(so.id, "delivered", actor_id=None, actor_role="system", at=utcnow(), data=data or {})
+        if so.status == "shipped":
+            await self._notify_buyer(
+                session,
+                so,
+                "order.delivered",
+                f"Order {so.number} delivered",
+                body="If everything is fine, confirm receipt so the seller gets paid.",
+            )
+        await session.flush()
+        return True
+
+    # --- receipt ----------------------------------------------------------------------------------------------
+
+    async def confirm_receipt(
+        self, session: AsyncSession, actor: Actor, order_id: int, seller_order_id: int
+    ) -> SellerOrderRead:
+        """The buyer confirms receipt of a shipped seller order: escrow is released to the store minus the
+        snapshotted commission (largest remainder). Completed already: no change."""
+        user_id = require_writer(actor)
+        order, so = await self._buyer_seller_order(session, actor, order_id, seller_order_id)
+        if so.status != "completed":
+            if so.status != "shipped":
+                raise TransitionNotAllowed("confirmed as received", so.status)
+            await self._complete(session, so, actor_id=user_id, auto=False)
+        return await self._buyer_so_read(session, order, so.id)
+
+    async def auto_confirm(
+        self, session: AsyncSession, seller_order_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """The receipt timer: a shipped seller order whose ``auto_confirm_at`` has passed completes as if the
+        buyer confirmed. False when it was confirmed, paused or closed meanwhile."""
+        so = await OrderRepository(session).seller_order(seller_order_id)
+        now = now or utcnow()
+        if so is None or so.status != "shipped" or so.auto_confirm_at is None or so.auto_confirm_at > now:
+            return False
+        return await self._complete(session, so, actor_id=None, auto=True, now=now)
+
+    async def _complete(
+        self,
+        session: AsyncSession,
+        so: SellerOrder,
+        *,
+        actor_id: int | None,
+        auto: bool,
+        now: datetime | None = None,
+    ) -> bool:
+        repo = OrderRepository(session)
+        now = now or utcnow()
+        condition = SellerOrder.status == "shipped"
+        if auto:
+            condition = and_(
+                condition, SellerOrder.auto_confirm_at.is_not(None), SellerOrder.auto_confirm_at <= now
+            )
+        if not await repo.update_if(
+            so.id,
+            condition,
+            {
+                "status": "completed",
+                "completed_at": now,
+                "auto_confirm_at": None,
+                "auto_confirm_remaining_seconds": None,
+                "updated_at": now,
+            },
+        ):
+            fresh = await repo.seller_order(so.id)
+            if auto or (fresh is not None and fresh.status == "completed"):
+                return False
+            raise TransitionNotAllowed("confirmed as received", fresh.status if fresh else so.status)
+        fee, net = postings.commission_split(so.total_amount, so.commission_bps)
+        await ledger_service.post(
+            session,
+            key=f"so:{so.id}:released",
+            kind="escrow_released",
+            postings=postings.escrow_released(
+                so.id, so.store_id, Money(so.total_amount, so.currency), so.commission_bps
+            ),
+            reference=("seller_order", so.id),
+            memo=f"Order {so.number} receipt confirmed" + (" automatically" if auto else ""),
+        )
+        repo.add_event(
+            so.id,
+            "completed",
+            actor_id=actor_id,
+            actor_role="system" if auto else "buyer",
+            at=now,
+            data={"auto": auto, "amount": so.total_amount, "commission": fee, "released": net},
+        )
+        await self._notify_store(
+            session,
+            so,
+            "order.completed",
+            f"Order {so.number} completed",
+            body=f"Receipt confirmed{' automatically' if auto else ' by the buyer'}: "
+            f"{_money(net, so.currency)} added to your available balance "
+            f"(after {_money(fee, so.currency)} commission).",
+        )
+        if auto:
+            await self._notify_buyer(
+                session,
+                so,
+                "order.completed",
+                f"Order {so.number} completed",
+                body="Receipt confirmed automatically.",
+            )
+        await session.flush()
+        return True
+
+    async def extend_receipt(
+        self, session: AsyncSession, actor: Actor, order_id: int, seller_order_id: int
+    ) -> SellerOrderRead:
+        """The buyer extends the receipt timer of a shipped seller order by the snapshotted extension (3 days in
+        the market), once, when at most the extension window (3 days) is left."""
+        user_id = require_writer(actor)
+        order, so = await self._buyer_seller_order(session, actor, order_id, seller_order_id)
+        now = utcnow()
+        if so.status != "shipped":
+            raise TransitionNotAllowed("extended", so.status)
+        if so.auto_confirm_at is None:
+            raise ReceiptExtensionRefused("The receipt timer is paused while a refund request is open.")
+        if so.receipt_extensions_used >= so.receipt_extensions_allowed:
+            raise ReceiptExtensionRefused(
+                "The receipt timer was extended already; it can be extended only once."
+            )
+        if not may_extend(so, now):
+            raise ReceiptExtensionRefused(
+                f"The receipt timer can be extended only when {so.receipt_extension_window_days} days or fewer "
+                "are left."
+            )
+        repo = OrderRepository(session)
+        new_deadline = so.auto_confirm_at + timedelta(days=so.receipt_extension_days)
+        if not await repo.update_if(
+            so.id,
+            and_(
+                SellerOrder.status == "shipped",
+                SellerOrder.auto_confirm_at == so.auto_confirm_at,
+                SellerOrder.receipt_extensions_used == so.receipt_extensions_used,
+            ),
+            {
+                "auto_confirm_at": new_deadline,
+                "receipt_extensions_used": so.receipt_extensions_used + 1,
+                "updated_at": now,
+            },
+        ):
+            raise ReceiptExtensionRefused("The order changed meanwhile; reload it and try again.")
+        repo.add_event(
+            so.id,
+            "receipt_extended",
+            actor_id=user_id,
+            actor_role="buyer",
+            at=now,
+            data={"days": so.receipt_extension_days, "auto_confirm_at": new_deadline.isoformat()},
+        )
+        await self._notify_store(
+            session,
+            so,
+            "order.receipt_extended",
+            f"Order {so.number}: the buyer extended the receipt time",
+            body=f"Receipt now confirms automatically on {new_deadline:%Y-%m-%d}.",
+        )
+        await session.flush()
+        return await self._buyer_so_read(session, order, so.id)
+
+    # --- the ship-by timer ------------------------------------------------------------------------------------
+
+    async def mark_seller_late(
+        self, session: AsyncSession, seller_order_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """The ship-by timer: a paid seller order not shipped by ``ship_by`` is marked late (once); the buyer is
+        told they may cancel for a full refund at once."""
+        now = now or utcnow()
+        repo = OrderRepository(session)
+        if not await repo.update_if(
+            seller_order_id,
+            and_(
+                SellerOrder.status == "paid",
+                SellerOrder.seller_late_at.is_(None),
+                SellerOrder.ship_by.is_not(None),
+                SellerOrder.ship_by <= now,
+            ),
+            {"seller_late_at": now, "updated_at": now},
+        ):
+            return False
+        so = await repo.seller_order(seller_order_id)
+        assert so is not None
+        repo.add_event(so.id, "seller_late", actor_id=None, actor_role="system", at=now)
+        await self._notify_buyer(
+            session,
+            so,
+            "order.seller_late",
+            f"Order {so.number} was not shipped in time",
+            body=f"You may cancel it now for a full refund of {_money(so.total_amount, so.currency)}.",
+        )
+        await self._notify_store(
+            session,
+            so,
+            "order.seller_late",
+            f"Order {so.number} is late",
+            body="The ship-by time has passed: ship it now; the buyer may cancel for a full refund.",
+        )
+        await session.flush()
+        return True
+
+    # --- pausing the receipt timer (an open refund request) ---------------------------------------------------
+
+    async def pause_receipt_timer(
+        self,
+        session: AsyncSession,
+        seller_order_id: int,
+        *,
+        actor_id: int | None = None,
+        actor_role: str = "system",
+        reason: str = "",
+    ) -> bool:
+        """Stop the receipt timer of a shipped seller order, keeping the time left (for an open refund request
+        or dispute). False when it is not running."""
+        repo = OrderRepository(session)
+        so = await repo.seller_order(seller_order_id)
+        if so is None or so.status != "shipped" or so.auto_confirm_at is None:
+            return False
+        now = utcnow()
+        remaining = max(0, int((so.auto_confirm_at - now).total_seconds()))
+        if not await repo.update_if(
+            so.id,
+            and_(SellerOrder.status == "shipped", SellerOrder.auto_confirm_at == so.auto_confirm_at),
+            {"auto_confirm_at": None, "auto_confirm_remaining_seconds": remaining, "updated_at": now},
+        ):
+            return False
+        repo.add_event(
+            so.id,
+            "receipt_timer_paused",
+            actor_id=actor_id,
+            actor_role=actor_role,
+            at=now,
+            data={"remaining_seconds": remaining, "reason": reason},
+        )
+        await session.flush()
+        return True
+
+    async def resume_receipt_timer(
+        self,
+        session: AsyncSession,
+        seller_order_id: int,
+        *,
+        actor_id: int | None = None,
+        actor_role: str = "system",
+    ) -> bool:
+        """Start a paused receipt timer again with the time it had left. False when it is not paused."""
+        repo = OrderRepository(session)
+        so = await repo.seller_order(seller_order_id)
+        if so is None or so.status != "shipped" or so.auto_confirm_remaining_seconds is None:
+            return False
+        now = utcnow()
+        deadline = now + timedelta(seconds=so.auto_confirm_remaining_seconds)
+        if not await repo.update_if(
+            so.id,
+            and_(SellerOrder.status == "shipped", SellerOrder.auto_confirm_remaining_seconds.is_not(None)),
+            {"auto_confirm_at": deadline, "auto_confirm_remaining_seconds": None, "updated_at": now},
+        ):
+            return False
+        repo.add_event(
+            so.id,
+            "receipt_timer_resumed",
+            actor_id=actor_id,
+            actor_role=actor_role,
+            at=now,
+            data={"auto_confirm_at": deadline.isoformat()},
+        )
+        await session.flush()
+        return True
+
+
+order_service = OrderService()
+
+
+async def _payment_succeeded(session: AsyncSession, payment: Payment) -> None:
+    await order_service.mark_paid(session, payment)
+
+
+# the provider's confirmation (webhook) and the checkout's own confirmation both end here, once per payment
+payment_service.on_succeeded(_payment_succeeded)

@@ -1,0 +1,323 @@
+"""Read models of orders: the timeline's sentences and the next action (with its deadline) each side sees."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from souk.kit.money import format_money
+from souk.models import Order, OrderEvent, Payment, SellerOrder
+from souk.order.repository import SellerOrderBundle
+from souk.order.schemas import (
+    AddressSnapshot,
+    BuyerRef,
+    NextAction,
+    OrderEventRead,
+    OrderLineRead,
+    OrderRead,
+    PaymentSummary,
+    SellerOrderRead,
+    ShipmentRead,
+    ShippingChoiceRead,
+    StoreOrderRead,
+    StoreRef,
+    TrackingEventRead,
+)
+
+MESSAGE_LOCALE = "en_001"
+
+CANCEL_REASONS = {
+    "buyer": "Cancelled by the buyer",
+    "seller_late": "Cancelled by the buyer after the seller missed the ship-by time",
+    "unpaid": "Closed: not paid in time",
+    "buyer_unpaid": "Cancelled by the buyer before paying",
+}
+TRACKING_LABELS = {
+    "in_transit": "In transit",
+    "out_for_delivery": "Out for delivery",
+    "delivered": "Delivered",
+}
+
+
+def _money(amount: object, currency: str) -> str:
+    return format_money(amount, currency, MESSAGE_LOCALE) if isinstance(amount, int) else ""
+
+
+def event_text(event: OrderEvent, currency: str) -> str:
+    """One timeline entry as a sentence."""
+    data = event.data or {}
+    kind = event.kind
+    if kind == "placed":
+        return "Order placed"
+    if kind == "payment_failed":
+        return f"Payment failed: {data.get('message') or 'the card was declined'}"
+    if kind == "paid":
+        return f"Paid {_money(data.get('amount'), currency)}; the money is held in escrow".replace("  ", " ")
+    if kind == "shipped":
+        return f"Shipped with {data.get('carrier', '')}, tracking number {data.get('tracking_number', '')}"
+    if kind in TRACKING_LABELS:
+        where = data.get("location")
+        return TRACKING_LABELS[kind] + (f" ({where})" if where else "")
+    if kind == "seller_late":
+        return "Not shipped by the ship-by time: the buyer may cancel for a full refund"
+    if kind == "receipt_extended":
+        return f"Receipt timer extended by {data.get('days', '')} days"
+    if kind == "completed":
+        how = "automatically" if data.get("auto") else "by the buyer"
+        return f"Receipt confirmed {how}; payment released to the seller"
+    if kind == "cancelled":
+        text = CANCEL_REASONS.get(str(data.get("reason")), "Cancelled")
+        if data.get("refund_amount"):
+            text += f"; {_money(data.get('refund_amount'), currency)} refunded"
+        return text
+    if kind == "late_payment_refunded":
+        return f"Payment arrived after the order closed; {_money(data.get('amount'), currency)} refunded"
+    if kind == "receipt_timer_paused":
+        return "Receipt timer paused"
+    if kind == "receipt_timer_resumed":
+        return "Receipt timer resumed"
+    return kind.replace("_", " ").capitalize()
+
+
+def buyer_next_action(so: SellerOrder, payment: Payment | None, now: datetime) -> NextAction:
+    """What the buyer should do next on a seller order, with its deadline."""
+    status = so.status
+    if status == "pending_payment":
+        if payment is not None and payment.status == "processing":
+            return NextAction(kind="payment_processing", label="Payment being confirmed by the provider")
+        return NextAction(
+            kind="pay",
+            label="Pay for this order",
+            deadline_label="closes",
+            deadline=so.pay_by,
+            actions=["pay", "cancel_order"],
+        )
+    if status == "paid":
+        if so.seller_late_at is not None:
+            return NextAction(
+                kind="seller_late",
+                label="The seller did not ship in time: you may cancel for a full refund",
+                actions=["cancel"],
+            )
+        return NextAction(
+            kind="await_shipment",
+            label="Waiting for the seller to ship",
+            deadline_label="due",
+            deadline=so.ship_by,
+            actions=["cancel"],
+        )
+    if status == "shipped":
+        if so.auto_confirm_at is None:
+            return NextAction(
+                kind="receipt_paused",
+                label="Receipt timer paused while a refund request is open",
+                actions=["confirm_receipt"],
+            )
+        actions = ["confirm_receipt"]
+        if may_extend(so, now):
+            actions.append("extend_receipt")
+        return NextAction(
+            kind="confirm_receipt",
+            label="Confirm receipt",
+            deadline_label="auto-confirms",
+            deadline=so.auto_confirm_at,
+            actions=actions,
+        )
+    return NextAction(kind="none", label=_closed_label(so))
+
+
+def seller_next_action(so: SellerOrder) -> NextAction:
+    """What the store should do next on a seller order."""
+    status = so.status
+    if status == "pending_payment":
+        return NextAction(
+            kind="await_payment",
+            label="Waiting for the buyer's payment",
+            deadline_label="closes",
+            deadline=so.pay_by,
+        )
+    if status == "paid":
+        if so.seller_late_at is not None:
+            return NextAction(
+                kind="ship",
+                label="Ship now: the ship-by time has passed and the buyer may cancel",
+                actions=["ship"],
+            )
+        return NextAction(
+            kind="ship",
+            label="Ship this order",
+            deadline_label="due",
+            deadline=so.ship_by,
+            actions=["ship"],
+        )
+    if status == "shipped":
+        if so.auto_confirm_at is None:
+            return NextAction(
+                kind="receipt_paused", label="Receipt timer paused while a refund request is open"
+            )
+        return NextAction(
+            kind="await_receipt",
+            label="Waiting for the buyer to confirm receipt",
+            deadline_label="auto-confirms",
+            deadline=so.auto_confirm_at,
+        )
+    return NextAction(kind="none", label=_closed_label(so))
+
+
+def _closed_label(so: SellerOrder) -> str:
+    if so.status == "completed":
+        return "Completed"
+    if so.status == "refunded":
+        return "Refunded"
+    return CANCEL_REASONS.get(so.cancel_reason or "", "Cancelled")
+
+
+def may_extend(so: SellerOrder, now: datetime) -> bool:
+    """Whether the buyer may extend the receipt timer now (the snapshotted policy: once, in the last days)."""
+    if so.status != "shipped" or so.auto_confirm_at is None:
+        return False
+    if so.receipt_extensions_used >= so.receipt_extensions_allowed:
+        return False
+    remaining = so.auto_confirm_at - now
+    return timedelta(0) < remaining <= timedelta(days=so.receipt_extension_window_days)
+
+
+def payment_summary(payment: Payment | None) -> PaymentSummary | None:
+    if payment is None:
+        return None
+    return PaymentSummary(
+        id=payment.id,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        refunded_amount=payment.refunded_amount,
+        card_brand=payment.card_brand,
+        card_last4=payment.card_last4,
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
+    )
+
+
+def _shipment(bundle: SellerOrderBundle) -> ShipmentRead | None:
+    shipment = bundle.shipment
+    if shipment is None:
+        return None
+    return ShipmentRead(
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        shipped_at=shipment.shipped_at,
+        delivered_at=shipment.delivered_at,
+        last_status=shipment.last_status,
+        events=[TrackingEventRead.model_validate(e) for e in bundle.tracking],
+    )
+
+
+def _timeline(bundle: SellerOrderBundle) -> list[OrderEventRead]:
+    so = bundle.seller_order
+    return [
+        OrderEventRead(
+            id=e.id,
+            kind=e.kind,
+            text=event_text(e, so.currency),
+            actor_role=e.actor_role,  # type: ignore[arg-type]
+            actor_name=bundle.actor_names.get(e.actor_id) if e.actor_id is not None else None,
+            data=e.data or {},
+            created_at=e.created_at,
+        )
+        for e in bundle.events
+    ]
+
+
+def _fields(bundle: SellerOrderBundle, next_action: NextAction) -> dict[str, object]:
+    so = bundle.seller_order
+    return {
+        "id": so.id,
+        "number": so.number or "",
+        "order_id": so.order_id,
+        "store": StoreRef(id=bundle.store.id, name=bundle.store.name, slug=bundle.store.slug),
+        "status": so.status,
+        "currency": so.currency,
+        "items_amount": so.items_amount,
+        "shipping_amount": so.shipping_amount,
+        "total_amount": so.total_amount,
+        "shipping": ShippingChoiceRead(
+            method_id=so.shipping_method_id,
+            name=so.shipping_method_name,
+            kind=so.shipping_kind,  # type: ignore[arg-type]
+            price_amount=so.shipping_price_amount,
+            free_over_amount=so.shipping_free_over_amount,
+        ),
+        "commission_bps": so.commission_bps,
+        "pay_by": so.pay_by,
+        "ship_by": so.ship_by,
+        "auto_confirm_at": so.auto_confirm_at,
+        "receipt_timer_paused": so.receipt_timer_paused,
+        "auto_confirm_remaining_seconds": so.auto_confirm_remaining_seconds,
+        "receipt_extended": so.receipt_extended,
+        "seller_late": so.seller_late_at is not None,
+        "created_at": so.created_at,
+        "paid_at": so.paid_at,
+        "shipped_at": so.shipped_at,
+        "delivered_at": so.delivered_at,
+        "completed_at": so.completed_at,
+        "cancelled_at": so.cancelled_at,
+        "cancel_reason": so.cancel_reason,
+        "lines": [OrderLineRead.model_validate(line) for line in bundle.lines],
+        "shipment": _shipment(bundle),
+        "timeline": _timeline(bundle),
+        "next_action": next_action,
+    }
+
+
+def seller_order_read(bundle: SellerOrderBundle, next_action: NextAction) -> SellerOrderRead:
+    return SellerOrderRead.model_validate(_fields(bundle, next_action))
+
+
+def store_order_read(bundle: SellerOrderBundle, order: Order, buyer_name: str) -> StoreOrderRead:
+    return StoreOrderRead.model_validate(
+        {
+            **_fields(bundle, seller_next_action(bundle.seller_order)),
+            "buyer": BuyerRef(id=order.buyer_id, name=buyer_name),
+            "shipping_address": AddressSnapshot.model_validate(order.shipping_address),
+        }
+    )
+
+
+def order_next_action(order: Order, payment: Payment | None) -> NextAction:
+    """The order-level step: paying (one payment covers every seller order of the checkout)."""
+    if order.status == "pending_payment":
+        if payment is not None and payment.status == "processing":
+            return NextAction(kind="payment_processing", label="Payment being confirmed by the provider")
+        return NextAction(
+            kind="pay",
+            label="Pay for this order",
+            deadline_label="closes",
+            deadline=order.pay_by,
+            actions=["pay", "cancel_order"],
+        )
+    if order.status == "cancelled":
+        return NextAction(kind="none", label="Closed")
+    return NextAction(kind="none", label="Paid")
+
+
+def order_read(
+    order: Order, payment: Payment | None, bundles: list[SellerOrderBundle], now: datetime
+) -> OrderRead:
+    return OrderRead(
+        id=order.id,
+        number=order.number,
+        status=order.status,  # type: ignore[arg-type]
+        currency=order.currency,
+        items_amount=order.items_amount,
+        shipping_amount=order.shipping_amount,
+        total_amount=order.total_amount,
+        shipping_address=AddressSnapshot.model_validate(order.shipping_address),
+        created_at=order.created_at,
+        pay_by=order.pay_by,
+        paid_at=order.paid_at,
+        closed_at=order.closed_at,
+        payment=payment_summary(payment),
+        next_action=order_next_action(order, payment),
+        seller_orders=[
+            seller_order_read(b, buyer_next_action(b.seller_order, payment, now)) for b in bundles
+        ],
+    )

@@ -1,0 +1,302 @@
+"""Checkout and receipt under real parallel transactions (PostgreSQL), through the app and the worker on a database
+of their own: 50 buyers race for the last 5 units; one checkout submitted several times at once; the buyer's
+confirmation and the auto-confirm timer at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fixtures.core import TEST_SECRET, is_postgres
+from fixtures.databases import fresh_database
+from fixtures.orders import card
+from souk.address.schemas import AddressCreate
+from souk.address.service import address_service
+from souk.app import create_app
+from souk.audit import run_checks
+from souk.auth.actor import Actor
+from souk.auth.tokens import hash_secret, new_api_token, sign
+from souk.cart.service import cart_service
+from souk.catalog.schemas import ProductCreate
+from souk.catalog.service import catalog_service
+from souk.config import Settings
+from souk.db import create_engine, create_sessionmaker
+from souk.deps import SESSION_COOKIE
+from souk.kit.clock import clock, utcnow
+from souk.ledger import accounts
+from souk.ledger.service import ledger_service
+from souk.models import (
+    ApiToken,
+    Base,
+    Category,
+    LedgerEntry,
+    Order,
+    Payment,
+    SellerOrder,
+    Sku,
+    Stock,
+    Store,
+    User,
+    WebSession,
+)
+from souk.shipping.schemas import ShippingMethodCreate
+from souk.shipping.service import shipping_service
+from souk.web.render import CSRF_COOKIE
+from souk.worker.runner import Worker
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not is_postgres(), reason="needs real parallel PostgreSQL connections: set SOUK_TEST_DATABASE_URL"
+    ),
+]
+
+
+@dataclass
+class World:
+    app: object
+    maker: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine
+    store_id: int
+    sku_id: int
+    method_id: int
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    with fresh_database(tmp_path, "checkout_race") as url:
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=url,
+            secret_key=TEST_SECRET,
+            password_hash_profile="cheapest",
+            worker_in_process=False,
+            db_pool_size=20,
+        )
+        app = create_app(settings)
+        maker = create_sessionmaker(engine)
+        async with maker() as s, s.begin():
+            owner = User(email="seller@example.com", password_hash="x", display_name="Seller")
+            category = Category(name="Race", slug="race")
+            s.add_all([owner, category])
+            await s.flush()
+            store = Store(
+                slug="race",
+                name="Race store",
+                country="CN",
+                currency="USD",
+                trade_model="market",
+                status="active",
+                owner_user_id=owner.id,
+            )
+            s.add(store)
+            await s.flush()
+            seller = Actor(user_id=owner.id)
+            view = await catalog_service.create(
+                s,
+                seller,
+                store.id,
+                ProductCreate.model_validate(
+                    {
+                        "title": "Last five",
+                        "category_id": category.id,
+                        "skus": [{"price_amount": 1000, "stock": 5}],
+                    }
+                ),
+            )
+            await catalog_service.publish(s, seller, view.product.id)
+            method = await shipping_service.create(
+                s, seller, store.id, ShippingMethodCreate(name="Express", kind="express", price_amount=0)
+            )
+            sku_id = await s.scalar(select(Sku.id).where(Sku.product_id == view.product.id))
+            ids = (store.id, sku_id, method.id)
+        try:
+            yield World(app, maker, engine, *ids)
+        finally:
+            await app.state.db.dispose()
+            await engine.dispose()
+
+
+async def _buyer(world: World, n: int, quantity: int = 1) -> tuple[dict[str, str], dict[str, object]]:
+    """A buyer with an address, a cart holding ``quantity`` of the SKU, and an API token: (headers, body)."""
+    async with world.maker() as s, s.begin():
+        user = User(
+            email=f"buyer{n}-{secrets.token_hex(3)}@example.com", password_hash="x", display_name=f"B{n}"
+        )
+        s.add(user)
+        await s.flush()
+        actor = Actor(user_id=user.id)
+        address = await address_service.create(
+            s,
+            actor,
+            AddressCreate(
+                full_name=f"Buyer {n}", phone="+49 30 1234567", line1="1 Main St", city="Berlin", country="DE"
+            ),
+        )
+        await cart_service.add(s, actor, None, world.sku_id, quantity)
+        raw = new_api_token()
+        s.add(
+            ApiToken(
+                user_id=user.id, name="t", token_hash=hash_secret(raw), prefix=raw[:9], scopes="read write"
+            )
+        )
+        body = {
+            "currency": "USD",
+            "address_id": address.id,
+            "shipping": [{"store_id": world.store_id, "shipping_method_id": world.method_id}],
+            "card": card(),
+        }
+        return {"Authorization": f"Bearer {raw}", "Idempotency-Key": f"race-{n}"}, body
+
+
+def _client(world: World, **kwargs: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=world.app), base_url="http://test", **kwargs)  # type: ignore[arg-type]
+
+
+async def _count(world: World, stmt) -> int:  # type: ignore[no-untyped-def]
+    async with world.maker() as s:
+        return int(await s.scalar(stmt) or 0)
+
+
+async def test_fifty_buyers_race_for_the_last_five_units(world: World) -> None:
+    buyers = [await _buyer(world, n) for n in range(50)]
+    async with _client(world) as client:
+        responses = await asyncio.gather(
+            *(client.post("/api/v1/checkouts", json=body, headers=headers) for headers, body in buyers)
+        )
+    codes = [r.status_code for r in responses]
+    assert codes.count(201) == 5, codes
+    assert codes.count(409) == 45
+    assert {r.json()["error"] for r in responses if r.status_code == 409} == {"insufficient_stock"}
+    # the provider's confirmations arrive: exactly five orders are paid, and nothing is oversold
+    stats = await Worker(world.maker, concurrency=4).run_once()
+    assert stats.jobs_failed == 0
+    assert await _count(world, select(func.count()).select_from(Order).where(Order.status == "paid")) == 5
+    assert await _count(world, select(func.count()).select_from(Order)) == 5
+    assert await _count(world, select(func.count()).select_from(Payment)) == 5
+    async with world.maker() as s:
+        on_hand, reserved = (
+            await s.execute(select(Stock.on_hand, Stock.reserved).where(Stock.sku_id == world.sku_id))
+        ).one()
+        report = await run_checks(s)
+    assert (on_hand, reserved) == (0, 0)
+    assert report.violations == []
+
+
+async def test_one_checkout_submitted_at_once_many_times_is_one_order(world: World) -> None:
+    headers, body = await _buyer(world, 1)
+    async with _client(world) as client:
+        responses = await asyncio.gather(
+            *(client.post("/api/v1/checkouts", json=body, headers=headers) for _ in range(5))
+        )
+    codes = sorted(r.status_code for r in responses)
+    assert set(codes) <= {201, 409}, codes
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    # the ones that came while the first was running were told to retry; the retry gets the same order
+    async with _client(world) as client:
+        retry = await client.post("/api/v1/checkouts", json=body, headers=headers)
+    assert retry.status_code == 201 and retry.json()["id"] in created
+    assert await _count(world, select(func.count()).select_from(Order)) == 1
+    assert await _count(world, select(func.count()).select_from(Payment)) == 1
+
+
+async def test_double_submitted_checkout_form_is_one_order(world: World) -> None:
+    _, body = await _buyer(world, 2)
+    async with world.maker() as s, s.begin():
+        user_id = await s.scalar(select(User.id).where(User.display_name == "B2"))
+        raw = secrets.token_urlsafe(32)
+        s.add(
+            WebSession(token_hash=hash_secret(raw), user_id=user_id, expires_at=utcnow() + timedelta(days=1))
+        )
+    nonce = secrets.token_urlsafe(16)
+    csrf = f"{nonce}.{sign(TEST_SECRET, 'csrf:' + nonce)}"
+    async with _client(world, cookies={CSRF_COOKIE: csrf, SESSION_COOKIE: raw}) as client:
+        page = await client.get("/checkout?currency=USD")
+        assert page.status_code == 200
+        token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        total = re.search(r'name="expected_total_amount" value="(\d+)"', page.text).group(1)  # type: ignore[union-attr]
+        fields = {
+            "csrf_token": csrf,
+            "form_token": token,
+            "currency": "USD",
+            "address_id": str(body["address_id"]),
+            f"shipping.{world.store_id}": str(world.method_id),
+            "expected_total_amount": total,
+            "card_number": "4242424242424242",
+            "card_exp_month": "12",
+            "card_exp_year": str(utcnow().year + 2),
+            "card_cvc": "123",
+            "action": "place",
+        }
+        responses = await asyncio.gather(*(client.post("/checkout", data=fields) for _ in range(3)))
+    assert [r.status_code for r in responses] == [303, 303, 303]
+    locations = {r.headers["location"] for r in responses}
+    assert len(locations) == 1 and next(iter(locations)).startswith("/orders/")
+    assert await _count(world, select(func.count()).select_from(Order)) == 1
+    assert await _count(world, select(func.count()).select_from(Payment)) == 1
+
+
+async def test_confirm_receipt_and_auto_confirm_at_the_same_moment_release_once(world: World) -> None:
+    headers, body = await _buyer(world, 3)
+    async with _client(world) as client:
+        r = await client.post("/api/v1/checkouts", json=body, headers=headers)
+        order_id = r.json()["id"]
+        await Worker(world.maker).run_once()
+        async with world.maker() as s:
+            so_id, owner_id = (
+                await s.execute(
+                    select(SellerOrder.id, Store.owner_user_id)
+                    .join(Store, Store.id == SellerOrder.store_id)
+                    .where(SellerOrder.order_id == order_id)
+                )
+            ).one()
+        async with world.maker() as s, s.begin():
+            raw = new_api_token()
+            s.add(
+                ApiToken(
+                    user_id=owner_id,
+                    name="s",
+                    token_hash=hash_secret(raw),
+                    prefix=raw[:9],
+                    scopes="read write",
+                )
+            )
+        r = await client.post(
+            f"/api/v1/stores/{world.store_id}/orders/{so_id}/ship",
+            json={"carrier": "DHL", "tracking_number": "JD0146000062"},
+            headers={"Authorization": f"Bearer {raw}"},
+        )
+        assert r.status_code == 200, r.text
+        clock.advance(timedelta(days=10, minutes=1))
+        try:
+            confirm, _ = await asyncio.gather(
+                client.post(
+                    f"/api/v1/orders/{order_id}/seller-orders/{so_id}/confirm-receipt",
+                    headers={**headers, "Idempotency-Key": "confirm-1"},
+                ),
+                Worker(world.maker).run_timers(),
+            )
+        finally:
+            clock.reset()
+    assert confirm.status_code in (200, 409), confirm.text
+    released = select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "escrow_released")
+    assert await _count(world, released) == 1
+    async with world.maker() as s:
+        status = await s.scalar(select(SellerOrder.status).where(SellerOrder.id == so_id))
+        escrow = await ledger_service.balance(s, accounts.escrow(world.store_id, so_id), "USD")
+        payable = await ledger_service.balance(s, accounts.payable(world.store_id), "USD")
+    assert (status, escrow, payable) == ("completed", 0, 980)
