@@ -31,6 +31,7 @@ from souk.models import (
     Product,
     ProductImage,
     SearchDocument,
+    ShippingMethod,
     Sku,
     Stock,
     StockMovement,
@@ -426,6 +427,19 @@ def test_demo_builds_every_trade_model_then_reuses_it(env: Env) -> None:
     assert all(4 <= n <= 6 for n in counts.children_per_top), counts.children_per_top
     assert counts.images >= counts.products
     assert counts.visible_documents == counts.active_products_of_active_stores > 0
+
+    # every store can be bought from: a surface and an express shipping method in its own currency
+    methods = query(
+        env.database_url,
+        lambda s: _all(
+            s,
+            select(ShippingMethod.kind, func.count())
+            .join(Store, Store.id == ShippingMethod.store_id)
+            .where(ShippingMethod.currency == Store.currency)
+            .group_by(ShippingMethod.kind),
+        ),
+    )
+    assert dict(methods) == {"surface": 6, "express": 6}
 
     paths = query(env.database_url, lambda s: _all(s, select(ProductImage.path, ProductImage.thumb_path)))
     public = env.data_dir / "uploads" / "public"

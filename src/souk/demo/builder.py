@@ -37,6 +37,7 @@ from souk.demo.plan import (
     ProductDraft,
     SizePlan,
     country_name,
+    retail_price,
     stable_hash,
 )
 from souk.kit.clock import utcnow
@@ -51,6 +52,7 @@ from souk.models import (
     Product,
     ProductImage,
     SearchDocument,
+    ShippingMethod,
     Sku,
     Stock,
     StockMovement,
@@ -210,6 +212,7 @@ async def build_demo(
     category_ids = await _write_categories(session)
     org_ids = await _write_organizations(session, plan, user_by_name, operator_id, now)
     store_ids = await _write_stores(session, plan, user_by_name, org_ids, operator_id, now, public_root)
+    await _write_shipping_methods(session, plan, store_ids)
     await _write_documents(session, plan, user_by_name, org_ids, store_ids, now, private_root)
     report.advance(len(plan.stores))
 
@@ -309,6 +312,47 @@ async def _write_organizations(
     ]
     await _insert(session, OpsDecision, decisions)
     return {org.legal_name: oid for org, oid in zip(orgs, ids, strict=True)}
+
+
+async def _write_shipping_methods(session: AsyncSession, plan: SizePlan, store_ids: list[int]) -> None:
+    """Every store ships two ways: surface mail (free over a threshold) and express."""
+    rows = []
+    for spec, store_id in zip(plan.stores, store_ids, strict=True):
+        surface, express, free_over = (
+            (
+                retail_price(4.0, spec.currency),
+                retail_price(12.0, spec.currency),
+                retail_price(49.0, spec.currency),
+            )
+            if spec.trade_model != "sourcing"
+            else (retail_price(60.0, spec.currency), retail_price(180.0, spec.currency), None)
+        )
+        slow = "Sea freight" if spec.trade_model == "sourcing" else "Standard post"
+        rows.append(
+            {
+                "store_id": store_id,
+                "name": slow,
+                "kind": "surface",
+                "price_amount": surface,
+                "currency": spec.currency,
+                "free_over_amount": free_over,
+                "active": True,
+                "position": 0,
+            }
+        )
+        rows.append(
+            {
+                "store_id": store_id,
+                "name": "Express courier",
+                "kind": "express",
+                "price_amount": express,
+                "currency": spec.currency,
+                "free_over_amount": None,
+                "active": True,
+                "position": 1,
+            }
+        )
+    await _insert(session, ShippingMethod, rows)
 
 
 async def _write_stores(
