@@ -1,7 +1,7 @@
 """Order and stock invariants for ``souk audit``:
 
 - ``order.escrow_settled``: the escrow of every completed, cancelled or refunded seller order is zero, and the
-  escrow of every paid or shipped one holds exactly its total;
+  escrow of every paid or shipped one holds exactly its total less what partial refunds (disputes) paid back;
 - ``order.paid_have_payment_and_entries``: every seller order that was paid has its order's succeeded payment
   (of the order's total) and its ``payment_captured`` entry; a completed one its ``escrow_released`` entry; a
   paid order that was cancelled its refund;
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.audit import MAX_REPORTED, capped, check
 from souk.kit.money import format_money, is_currency
-from souk.models import LedgerEntry, LedgerPosting, Order, Payment, SellerOrder, Stock, StockMovement
+from souk.models import Dispute, LedgerEntry, LedgerPosting, Order, Payment, SellerOrder, Stock, StockMovement
 
 CLOSED = ("completed", "cancelled", "refunded")
 HOLDING = ("paid", "shipped")
@@ -42,12 +42,18 @@ def _key(suffix: str):  # type: ignore[no-untyped-def]
 @check("order.escrow_settled")
 async def escrow_settled(session: AsyncSession) -> list[str]:
     balance = func.coalesce(func.sum(LedgerPosting.amount), 0)
+    partly_refunded = (
+        select(func.coalesce(func.sum(Dispute.resolved_amount), 0))
+        .where(Dispute.seller_order_id == SellerOrder.id, Dispute.outcome == "refund_partial")
+        .scalar_subquery()
+    )
+    held_expected = SellerOrder.total_amount - partly_refunded
     rows = (
         await session.execute(
             select(
                 SellerOrder.number,
                 SellerOrder.status,
-                SellerOrder.total_amount,
+                held_expected,
                 SellerOrder.currency,
                 balance,
             )
@@ -58,16 +64,14 @@ async def escrow_settled(session: AsyncSession) -> list[str]:
             )
             .where(SellerOrder.status.in_(CLOSED + HOLDING))
             .group_by(SellerOrder.id, SellerOrder.number, SellerOrder.status, SellerOrder.total_amount)
-            .having(
-                balance != case((SellerOrder.status.in_(HOLDING), SellerOrder.total_amount), else_=literal(0))
-            )
+            .having(balance != case((SellerOrder.status.in_(HOLDING), held_expected), else_=literal(0)))
             .order_by(SellerOrder.id)
             .limit(MAX_REPORTED + 1)
         )
     ).all()
     found = []
     for number, status, total, currency, held in rows:
-        expected = total if status in HOLDING else 0
+        expected = int(total) if status in HOLDING else 0
         found.append(
             f"{number} is {status} but its escrow holds {_money(int(held), currency)} "
             f"(expected {_money(expected, currency)})"

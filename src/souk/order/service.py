@@ -32,7 +32,7 @@ from souk.fulfillment.repository import tracking_key
 from souk.inventory.service import inventory_service
 from souk.kit.clock import utcnow
 from souk.kit.money import Money, format_money
-from souk.ledger import postings
+from souk.ledger import accounts, postings
 from souk.ledger.service import ledger_service
 from souk.models import Order, Payment, SellerOrder, Shipment
 from souk.notification.service import notification_service
@@ -536,13 +536,15 @@ class OrderService(OrderQueries):
             if auto or (fresh is not None and fresh.status == "completed"):
                 return False
             raise TransitionNotAllowed("confirmed as received", fresh.status if fresh else so.status)
-        fee, net = postings.commission_split(so.total_amount, so.commission_bps)
+        # what is in escrow: the total, less what a partial refund (souk.dispute) paid back already
+        held = await ledger_service.balance(session, accounts.escrow(so.store_id, so.id), so.currency)
+        fee, net = postings.commission_split(held, so.commission_bps)
         await ledger_service.post(
             session,
             key=f"so:{so.id}:released",
             kind="escrow_released",
             postings=postings.escrow_released(
-                so.id, so.store_id, Money(so.total_amount, so.currency), so.commission_bps
+                so.id, so.store_id, Money(held, so.currency), so.commission_bps
             ),
             reference=("seller_order", so.id),
             memo=f"Order {so.number} receipt confirmed" + (" automatically" if auto else ""),
@@ -553,7 +555,7 @@ class OrderService(OrderQueries):
             actor_id=actor_id,
             actor_role="system" if auto else "buyer",
             at=now,
-            data={"auto": auto, "amount": so.total_amount, "commission": fee, "released": net},
+            data={"auto": auto, "amount": held, "commission": fee, "released": net},
         )
         await self._notify_store(
             session,

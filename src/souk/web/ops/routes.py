@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 
 from souk.deps import DbSession, Storage
+from souk.dispute.service import dispute_service
 from souk.errors import SoukError, invalid_field
 from souk.kit.schemas import IdPath
 from souk.ops.schemas import OrganizationDecision, StoreDecision
@@ -46,7 +47,13 @@ async def index(request: Request, actor: UserPage, session: DbSession) -> HTMLRe
     return render(
         request,
         "ops/index.html",
-        {"section": "queue", "counts": counts, "organizations": organizations.items, "stores": stores.items},
+        {
+            "section": "queue",
+            "counts": counts,
+            "organizations": organizations.items,
+            "stores": stores.items,
+            "disputes_to_rule": (await dispute_service.counts(session)).get("escalated", 0),
+        },
     )
 
 

@@ -1,0 +1,1 @@
+"""Refund requests and disputes on seller orders (DOMAIN.md "Disputes")."""

@@ -1,0 +1,92 @@
+"""Disputes: what the API accepts and returns. Amounts are integer minor units of the seller order's currency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from souk.kit.schemas import ReadSchema, Schema
+
+DisputeReason = Literal["not_received", "not_as_described", "damaged", "other"]
+DisputeStatus = Literal["awaiting_seller", "awaiting_buyer", "escalated", "awaiting_return", "resolved"]
+DisputeOutcome = Literal["refund_full", "refund_partial", "released"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class DisputeCreate(Schema):
+    seller_order_id: int = Field(gt=0)
+    reason: DisputeReason
+    amount: int | None = Field(
+        default=None, gt=0, description="the refund asked for; omitted: everything not refunded yet"
+    )
+    message: Text = ""
+    wants_return: bool = Field(default=False, description="send the item back; refunded when it arrives")
+
+
+class DisputeAccept(Schema):
+    return_address: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)] | None
+    ) = Field(default=None, description="required when the buyer asked to return the item")
+
+
+class ReturnTracking(Schema):
+    tracking_number: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=4, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$"
+        ),
+    ]
+
+
+class DisputeReject(Schema):
+    reason: Reason
+
+
+class DisputeMessage(Schema):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class DisputeRuling(Schema):
+    outcome: DisputeOutcome
+    amount: int | None = Field(default=None, gt=0, description="required for refund_partial")
+    reason: Reason
+
+
+class DisputeEventRead(ReadSchema):
+    id: int
+    kind: str
+    actor_id: int | None
+    actor_role: str
+    body: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class DisputeRead(ReadSchema):
+    id: int
+    seller_order_id: int
+    store_id: int
+    opened_by_id: int
+    reason: DisputeReason
+    requested_amount: int
+    currency: str
+    status: DisputeStatus
+    wants_return: bool
+    return_address: str | None
+    return_tracking_number: str | None
+    return_shipped_at: datetime | None
+    return_received_at: datetime | None
+    outcome: DisputeOutcome | None
+    resolved_amount: int | None
+    reject_reason: str | None
+    resolution_note: str | None
+    respond_by: datetime | None
+    escalate_by: datetime | None
+    escalated_at: datetime | None
+    resolved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[DisputeEventRead] = []

@@ -1,0 +1,876 @@
+"""Refund requests and disputes (DOMAIN.md "Disputes"). Flushes, never commits.
+
+```
+open --> awaiting_seller --accept / no answer by respond_by--> resolved (refund_full | refund_partial)
+              | reject (reason)
+              v
+         awaiting_buyer --escalate--> escalated --operator ruling--> resolved (refund_* | released)
+              | no escalation by escalate_by
+              v
+           resolved (released: the receipt timer runs again)
+```
+
+Every transition is a conditional ``UPDATE ... WHERE status = ...`` (of two racing steps exactly one happens; a
+step that already happened is a no-op or a 409), writes a ``DisputeEvent`` (the dispute's log) and an
+``OrderEvent`` (the seller order's timeline) and notifies the other side. A refund is paid from the seller
+order's escrow: ledger ``refund_before_release`` with key ``so:<id>:refund:dispute-<dispute id>`` and the
+provider's refund. Refunding everything still in escrow moves the seller order to ``refunded`` (units of an
+unshipped order go back on hand); a partial refund leaves the rest in escrow and the receipt timer runs again.
+Opening a dispute pauses the receipt timer of a shipped seller order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.auth.actor import Actor
+from souk.authz import get_store_for, require_operator, require_writer
+from souk.dispute.errors import (
+    DisputeAlreadyOpen,
+    DisputeNotAllowed,
+    DisputeNotFound,
+    RefundAmountInvalid,
+)
+from souk.dispute.schemas import DisputeCreate, DisputeEventRead, DisputeRead, DisputeRuling
+from souk.errors import Invalid, NotFound
+from souk.kit.clock import utcnow
+from souk.kit.money import Money, format_money
+from souk.kit.uploads import MediaStorage, StoredImage
+from souk.ledger import accounts, postings
+from souk.ledger.service import ledger_service
+from souk.models import Dispute, DisputeEvent, Order, OrderEvent, SellerOrder
+from souk.models.dispute import OPEN_DISPUTE_STATUSES
+from souk.notification.service import notification_service
+from souk.order.queries import buyer_link, seller_link
+from souk.order.repository import OrderRepository
+from souk.order.service import order_service
+from souk.payment.service import payment_service
+from souk.trade.policy import get_policy
+
+DISPUTABLE = ("paid", "shipped")
+REFUND_OUTCOMES = ("refund_full", "refund_partial")
+# evidence photos per step (opening, a message)
+MAX_IMAGES = 3
+# a returned item is refunded automatically this long after the buyer gave the return tracking number, unless the
+# seller confirmed its arrival before
+RETURN_REFUND_DAYS = 10
+
+
+def _money(amount: int, currency: str) -> str:
+    return format_money(amount, currency, "en_001")
+
+
+def refund_key(seller_order_id: int, dispute_id: int) -> str:
+    return f"so:{seller_order_id}:refund:dispute-{dispute_id}"
+
+
+async def store_images(images: Sequence[bytes], storage: MediaStorage | None) -> list[dict[str, Any]]:
+    """Check every image (``MediaStorage.decode_image``), then store each with its thumbnail
+    (``MediaStorage.save_image``); what the dispute log keeps of them. Nothing is stored when one is refused."""
+    if not images:
+        return []
+    if len(images) > MAX_IMAGES:
+        raise Invalid(f"Send at most {MAX_IMAGES} photos at a time.", fields={"images": "too many"})
+    if storage is None:
+        raise ValueError("photos need the media storage")
+    for data in images:
+        await asyncio.to_thread(storage.decode_image, data, "images")
+    stored: list[StoredImage] = []
+    for data in images:
+        stored.append(await asyncio.to_thread(storage.save_image, data, subdir="disputes", field="images"))
+    return [
+        {
+            "path": i.path,
+            "thumb_path": i.thumb_path,
+            "width": i.width,
+            "height": i.height,
+            "content_type": i.content_type,
+        }
+        for i in stored
+    ]
+
+
+class DisputeService:
+    # --- reads ------------------------------------------------------------------------------------------
+
+    async def _dispute(self, session: AsyncSession, dispute_id: int) -> Dispute | None:
+        return await session.scalar(
+            select(Dispute).where(Dispute.id == dispute_id).execution_options(populate_existing=True)
+        )
+
+    async def _events(self, session: AsyncSession, dispute_id: int) -> Sequence[DisputeEvent]:
+        rows = await session.scalars(
+            select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id).order_by(DisputeEvent.id)
+        )
+        return rows.all()
+
+    async def read(self, session: AsyncSession, dispute: Dispute, *, events: bool = True) -> DisputeRead:
+        result = DisputeRead.model_validate(dispute)
+        if events:
+            result.events = [
+                DisputeEventRead.model_validate(e) for e in await self._events(session, dispute.id)
+            ]
+        return result
+
+    async def for_buyer(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None or actor.user_id is None or dispute.opened_by_id != actor.user_id:
+            raise DisputeNotFound()
+        return dispute
+
+    async def _for_store(
+        self, session: AsyncSession, actor: Actor, dispute_id: int, permission: str
+    ) -> Dispute:
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        try:
+            await get_store_for(session, actor, dispute.store_id, permission)
+        except NotFound:
+            raise DisputeNotFound() from None
+        return dispute
+
+    async def get(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
+        """One dispute with its log, for its buyer, the store's people or an operator (else 404)."""
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        if dispute.opened_by_id != actor.user_id and not actor.is_operator:
+            await self._for_store(session, actor, dispute_id, "store:read")
+        return await self.read(session, dispute)
+
+    async def list_for_buyer(self, session: AsyncSession, actor: Actor) -> list[DisputeRead]:
+        if actor.user_id is None:
+            return []
+        rows = await session.scalars(
+            select(Dispute)
+            .where(Dispute.opened_by_id == actor.user_id)
+            .order_by(Dispute.id.desc())
+            .limit(200)
+        )
+        return [await self.read(session, d, events=False) for d in rows.all()]
+
+    async def list_for_store(self, session: AsyncSession, actor: Actor, store_id: int) -> list[DisputeRead]:
+        store = await get_store_for(session, actor, store_id, "store:read")
+        rows = await session.scalars(
+            select(Dispute).where(Dispute.store_id == store.id).order_by(Dispute.id.desc()).limit(200)
+        )
+        return [await self.read(session, d, events=False) for d in rows.all()]
+
+    async def list_for_operator(
+        self, session: AsyncSession, actor: Actor, status: str | None = "escalated"
+    ) -> list[DisputeRead]:
+        require_operator(actor)
+        stmt = select(Dispute).order_by(Dispute.id.desc()).limit(200)
+        if status:
+            stmt = stmt.where(Dispute.status == status)
+        return [await self.read(session, d, events=False) for d in (await session.scalars(stmt)).all()]
+
+    async def counts(self, session: AsyncSession) -> dict[str, int]:
+        """How many disputes are in each status (the operators' queue)."""
+        rows = await session.execute(select(Dispute.status, func.count()).group_by(Dispute.status))
+        return {status: int(n) for status, n in rows.all()}
+
+    async def open_for(self, session: AsyncSession, seller_order_ids: Sequence[int]) -> dict[int, Dispute]:
+        """The open dispute of each of these seller orders (for the order pages)."""
+        if not seller_order_ids:
+            return {}
+        rows = await session.scalars(
+            select(Dispute).where(
+                Dispute.seller_order_id.in_(list(seller_order_ids)),
+                Dispute.status.in_(OPEN_DISPUTE_STATUSES),
+            )
+        )
+        return {d.seller_order_id: d for d in rows.all()}
+
+    async def refunded_amount(self, session: AsyncSession, seller_order_id: int) -> int:
+        """What disputes of this seller order have refunded so far."""
+        total = await session.scalar(
+            select(func.coalesce(func.sum(Dispute.resolved_amount), 0)).where(
+                Dispute.seller_order_id == seller_order_id, Dispute.outcome.in_(REFUND_OUTCOMES)
+            )
+        )
+        return int(total or 0)
+
+    async def refundable(self, session: AsyncSession, so: SellerOrder) -> int:
+        """What may still be asked for: what is left in the seller order's escrow."""
+        return await ledger_service.balance(session, accounts.escrow(so.store_id, so.id), so.currency)
+
+    async def case(self, session: AsyncSession, actor: Actor, dispute_id: int) -> dict[str, Any]:
+        """What an operator reads before ruling: the dispute with its log, its seller order, the order's
+        timeline and the ledger movements of the seller order (each entry with its postings)."""
+        require_operator(actor)
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        so = await self._seller_order(session, dispute)
+        timeline = (
+            await session.scalars(
+                select(OrderEvent).where(OrderEvent.seller_order_id == so.id).order_by(OrderEvent.id)
+            )
+        ).all()
+        entries = []
+        for entry in await ledger_service.entries_for(session, ("seller_order", so.id)):
+            entries.append({"entry": entry, "postings": await ledger_service.postings_of(session, entry.id)})
+        return {
+            "dispute": await self.read(session, dispute),
+            "seller_order": so,
+            "timeline": list(timeline),
+            "ledger": entries,
+            "refundable": await self.refundable(session, so),
+        }
+
+    # --- log, timeline, notifications --------------------------------------------------------------------
+
+    def _log(
+        self,
+        session: AsyncSession,
+        dispute: Dispute,
+        kind: str,
+        *,
+        actor_id: int | None,
+        role: str,
+        at: datetime,
+        body: str = "",
+        data: dict[str, Any] | None = None,
+        timeline: bool = True,
+        images: list[dict[str, Any]] | None = None,
+    ) -> None:
+        session.add(
+            DisputeEvent(
+                dispute_id=dispute.id,
+                kind=kind,
+                actor_id=actor_id,
+                actor_role=role,
+                body=body,
+                data={**(data or {}), **({"images": images} if images else {})},
+                created_at=at,
+            )
+        )
+        if timeline:
+            OrderRepository(session).add_event(
+                dispute.seller_order_id,
+                f"dispute_{kind}",
+                actor_id=actor_id,
+                actor_role=role,
+                at=at,
+                data={"dispute_id": dispute.id, **(data or {})},
+            )
+
+    async def _seller_order(self, session: AsyncSession, dispute: Dispute) -> SellerOrder:
+        so = await OrderRepository(session).seller_order(dispute.seller_order_id)
+        assert so is not None
+        return so
+
+    async def _tell_store(self, session: AsyncSession, so: SellerOrder, title: str, body: str = "") -> None:
+        for user_id in await OrderRepository(session).store_people(so.store_id):
+            await notification_service.notify(
+                session, user_id, "dispute.update", title, body=body, link=seller_link(so.store_id, so.id)
+            )
+
+    async def _tell_buyer(self, session: AsyncSession, so: SellerOrder, title: str, body: str = "") -> None:
+        await notification_service.notify(
+            session, so.buyer_id, "dispute.update", title, body=body, link=buyer_link(so.order_id)
+        )
+
+    async def _move(
+        self, session: AsyncSession, dispute_id: int, from_statuses: Sequence[str], values: dict[str, Any]
+    ) -> bool:
+        result = await session.execute(
+            update(Dispute)
+            .where(Dispute.id == dispute_id, Dispute.status.in_(list(from_statuses)))
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    # --- opening --------------------------------------------------------------------------------------------
+
+    async def open(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        payload: DisputeCreate,
+        images: Sequence[bytes] = (),
+        *,
+        storage: MediaStorage | None = None,
+    ) -> DisputeRead:
+        """The buyer asks for a refund on a paid or shipped seller order of theirs (before receipt was
+        confirmed): 404 for someone else's order, 409 when it is in another state or has an open dispute, 422
+        when the amount is above what is still in escrow. The receipt timer pauses; the store is told."""
+        user_id = require_writer(actor)
+        repo = OrderRepository(session)
+        so = await repo.seller_order(payload.seller_order_id)
+        if so is None or so.buyer_id != user_id:
+            raise DisputeNotFound()
+        if so.status not in DISPUTABLE:
+            raise DisputeNotAllowed(
+                f"A refund can be asked only on a paid or shipped order; this one is {so.status}."
+            )
+        if (await self.open_for(session, [so.id])).get(so.id) is not None:
+            raise DisputeAlreadyOpen()
+        most = await self.refundable(session, so)
+        amount = payload.amount if payload.amount is not None else most
+        if most <= 0 or not 0 < amount <= most:
+            raise RefundAmountInvalid(most)
+        photos = await store_images(images, storage)
+        now = utcnow()
+        policy = get_policy(so.trade_model)
+        dispute = Dispute(
+            seller_order_id=so.id,
+            store_id=so.store_id,
+            opened_by_id=user_id,
+            reason=payload.reason,
+            wants_return=payload.wants_return,
+            requested_amount=amount,
+            currency=so.currency,
+            status="awaiting_seller",
+            respond_by=now + policy.refund_response,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(dispute)
+                await session.flush()
+        except IntegrityError:
+            raise DisputeAlreadyOpen() from None
+        self._log(
+            session,
+            dispute,
+            "opened",
+            actor_id=user_id,
+            role="buyer",
+            at=now,
+            body=payload.message,
+            data={"reason": payload.reason, "amount": amount, "wants_return": payload.wants_return},
+            images=photos,
+        )
+        await order_service.pause_receipt_timer(
+            session, so.id, actor_id=user_id, actor_role="buyer", reason="refund requested"
+        )
+        await self._tell_store(
+            session,
+            so,
+            f"Order {so.number}: refund requested",
+            body=f"The buyer asks for {_money(amount, so.currency)} ({payload.reason.replace('_', ' ')}). "
+            f"Answer by {dispute.respond_by:%Y-%m-%d %H:%M} UTC or it is refunded automatically.",
+        )
+        await session.flush()
+        return await self.read(session, dispute)
+
+    # --- the seller's answer ----------------------------------------------------------------------------------
+
+    async def accept(
+        self, session: AsyncSession, actor: Actor, dispute_id: int, return_address: str | None = None
+    ) -> DisputeRead:
+        """The store accepts the request. Without a return: the requested amount is refunded from escrow at
+        once. With a return (``wants_return``): the store gives its ``return_address`` (else 422) and the
+        dispute waits for the item (``awaiting_return``). Accepted already: no change; otherwise 409 unless
+        the dispute awaits the seller."""
+        dispute = await self._for_store(session, actor, dispute_id, "store:manage")
+        user_id = require_writer(actor)
+        if dispute.status == "awaiting_seller" and dispute.wants_return:
+            if not return_address:
+                raise Invalid(
+                    "The buyer sends the item back: give the address to return it to.",
+                    fields={"return_address": "required"},
+                )
+            now = utcnow()
+            if not await self._move(
+                session,
+                dispute.id,
+                ["awaiting_seller"],
+                {"status": "awaiting_return", "return_address": return_address, "respond_by": None},
+            ):
+                raise DisputeNotAllowed("The request changed meanwhile; reload it.")
+            self._log(
+                session,
+                dispute,
+                "accepted",
+                actor_id=user_id,
+                role="seller",
+                at=now,
+                body=return_address,
+                data={"return": True},
+            )
+            so = await self._seller_order(session, dispute)
+            await self._tell_buyer(
+                session,
+                so,
+                f"Order {so.number}: the seller accepted your return",
+                body=f"Send the item to: {return_address}. Then add the return tracking number.",
+            )
+            await session.flush()
+        elif not (
+            dispute.status == "awaiting_return"
+            or (dispute.status == "resolved" and dispute.outcome in REFUND_OUTCOMES)
+        ):
+            if dispute.status != "awaiting_seller":
+                raise DisputeNotAllowed("Only a request waiting for the seller's answer can be accepted.")
+            await self._resolve(
+                session,
+                dispute,
+                ["awaiting_seller"],
+                amount=dispute.requested_amount,
+                kind="accepted",
+                actor_id=user_id,
+                role="seller",
+                note="Accepted by the seller.",
+            )
+        return await self.read(session, await self._dispute(session, dispute_id) or dispute)
+
+    async def add_return_tracking(
+        self, session: AsyncSession, actor: Actor, dispute_id: int, tracking_number: str
+    ) -> DisputeRead:
+        """The buyer sent the item back: its tracking number starts the return timer (refunded automatically
+        ``RETURN_REFUND_DAYS`` later unless the store confirms the arrival first). Given already: no change."""
+        dispute = await self.for_buyer(session, actor, dispute_id)
+        user_id = require_writer(actor)
+        if dispute.status == "awaiting_return" and dispute.return_tracking_number:
+            return await self.read(session, dispute)
+        if dispute.status != "awaiting_return":
+            raise DisputeNotAllowed("A return tracking number is added after the seller accepted the return.")
+        now = utcnow()
+        refund_by = now + timedelta(days=RETURN_REFUND_DAYS)
+        if not await self._move(
+            session,
+            dispute.id,
+            ["awaiting_return"],
+            {"return_tracking_number": tracking_number, "return_shipped_at": now, "respond_by": refund_by},
+        ):
+            raise DisputeNotAllowed("The request changed meanwhile; reload it.")
+        self._log(
+            session,
+            dispute,
+            "return_shipped",
+            actor_id=user_id,
+            role="buyer",
+            at=now,
+            data={"tracking_number": tracking_number},
+        )
+        so = await self._seller_order(session, dispute)
+        await self._tell_store(
+            session,
+            so,
+            f"Order {so.number}: the buyer sent the item back",
+            body=f"Tracking number {tracking_number}. Confirm when it arrives; it is refunded automatically "
+            f"on {refund_by:%Y-%m-%d} otherwise.",
+        )
+        await session.flush()
+        return await self.read(session, await self._dispute(session, dispute.id) or dispute)
+
+    async def confirm_return(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
+        """The store confirms the returned item arrived: the refund is paid from escrow."""
+        dispute = await self._for_store(session, actor, dispute_id, "store:manage")
+        user_id = require_writer(actor)
+        if not (dispute.status == "resolved" and dispute.return_received_at is not None):
+            if dispute.status != "awaiting_return":
+                raise DisputeNotAllowed("Only an accepted return can be confirmed as received.")
+            await self._resolve(
+                session,
+                dispute,
+                ["awaiting_return"],
+                amount=dispute.requested_amount,
+                kind="return_received",
+                actor_id=user_id,
+                role="seller",
+                note="The returned item arrived.",
+                extra={"return_received_at": utcnow()},
+            )
+        return await self.read(session, await self._dispute(session, dispute_id) or dispute)
+
+    async def reject(self, session: AsyncSession, actor: Actor, dispute_id: int, reason: str) -> DisputeRead:
+        """The store rejects the request with a reason: the buyer may escalate it until ``escalate_by``."""
+        dispute = await self._for_store(session, actor, dispute_id, "store:manage")
+        user_id = require_writer(actor)
+        if dispute.status == "awaiting_buyer":
+            return await self.read(session, dispute)
+        now = utcnow()
+        so = await self._seller_order(session, dispute)
+        escalate_by = now + get_policy(so.trade_model).escalation_window
+        if not await self._move(
+            session,
+            dispute.id,
+            ["awaiting_seller"],
+            {
+                "status": "awaiting_buyer",
+                "reject_reason": reason,
+                "escalate_by": escalate_by,
+                "respond_by": None,
+            },
+        ):
+            raise DisputeNotAllowed("Only a request waiting for the seller's answer can be rejected.")
+        self._log(session, dispute, "rejected", actor_id=user_id, role="seller", at=now, body=reason)
+        await self._tell_buyer(
+            session,
+            so,
+            f"Order {so.number}: the seller rejected your refund request",
+            body=f"{reason} You may ask the platform to decide until {escalate_by:%Y-%m-%d %H:%M} UTC.",
+        )
+        await session.flush()
+        return await self.read(session, await self._dispute(session, dispute.id) or dispute)
+
+    # --- the buyer's next steps -------------------------------------------------------------------------------
+
+    async def escalate(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
+        """The buyer takes a rejected request to the platform (before ``escalate_by``)."""
+        dispute = await self.for_buyer(session, actor, dispute_id)
+        user_id = require_writer(actor)
+        if dispute.status == "escalated":
+            return await self.read(session, dispute)
+        now = utcnow()
+        if dispute.status != "awaiting_buyer" or (dispute.escalate_by and dispute.escalate_by <= now):
+            raise DisputeNotAllowed("Only a request the seller rejected can be escalated, within its window.")
+        if not await self._move(
+            session,
+            dispute.id,
+            ["awaiting_buyer"],
+            {"status": "escalated", "escalated_at": now, "escalate_by": None},
+        ):
+            raise DisputeNotAllowed("The request changed meanwhile; reload it.")
+        self._log(session, dispute, "escalated", actor_id=user_id, role="buyer", at=now)
+        so = await self._seller_order(session, dispute)
+        await self._tell_store(
+            session,
+            so,
+            f"Order {so.number}: the buyer escalated the refund request",
+            body="An operator will read the thread and decide.",
+        )
+        await session.flush()
+        return await self.read(session, await self._dispute(session, dispute.id) or dispute)
+
+    async def add_message(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        dispute_id: int,
+        body: str,
+        images: Sequence[bytes] = (),
+        *,
+        storage: MediaStorage | None = None,
+    ) -> DisputeRead:
+        """The buyer, the store or an operator writes in the dispute's log (while it is open), with up to
+        ``MAX_IMAGES`` evidence photos (``storage`` needed when there are photos)."""
+        user_id = require_writer(actor)
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        if dispute.opened_by_id == user_id:
+            role = "buyer"
+        elif actor.is_operator:
+            role = "operator"
+        else:
+            await self._for_store(session, actor, dispute_id, "store:read")
+            role = "seller"
+        if not dispute.is_open:
+            raise DisputeNotAllowed("This dispute is closed.")
+        photos = await store_images(images, storage)
+        now = utcnow()
+        self._log(
+            session,
+            dispute,
+            "message",
+            actor_id=user_id,
+            role=role,
+            at=now,
+            body=body,
+            timeline=False,
+            images=photos,
+        )
+        so = await self._seller_order(session, dispute)
+        title = f"Order {so.number}: new message on the refund request"
+        if role != "buyer":
+            await self._tell_buyer(session, so, title, body=body)
+        if role != "seller":
+            await self._tell_store(session, so, title, body=body)
+        await session.flush()
+        return await self.read(session, dispute)
+
+    # --- the operator's ruling --------------------------------------------------------------------------------
+
+    async def rule(
+        self, session: AsyncSession, actor: Actor, dispute_id: int, ruling: DisputeRuling
+    ) -> DisputeRead:
+        """An operator decides an escalated dispute: a full refund (what is left in escrow), a partial refund
+        (``amount``) or release to the seller (the receipt timer runs again), with a reason."""
+        operator_id = require_operator(actor)
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        if dispute.status != "escalated":
+            raise DisputeNotAllowed("Only an escalated dispute can be ruled on.")
+        so = await self._seller_order(session, dispute)
+        most = await self.refundable(session, so)
+        if ruling.outcome == "released":
+            await self._release(
+                session, dispute, ["escalated"], actor_id=operator_id, role="operator", note=ruling.reason
+            )
+        else:
+            amount = most if ruling.outcome == "refund_full" else ruling.amount
+            if amount is None or not 0 < amount <= most:
+                raise RefundAmountInvalid(most)
+            await self._resolve(
+                session,
+                dispute,
+                ["escalated"],
+                amount=amount,
+                kind="ruled",
+                actor_id=operator_id,
+                role="operator",
+                note=ruling.reason,
+            )
+        return await self.read(session, await self._dispute(session, dispute_id) or dispute)
+
+    # --- timers -----------------------------------------------------------------------------------------------
+
+    async def auto_resolve(
+        self, session: AsyncSession, dispute_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """The seller did not answer by ``respond_by``: the policy's default outcome (the market refunds the
+        requested amount). False when it was answered meanwhile."""
+        now = now or utcnow()
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None or dispute.respond_by is None or dispute.respond_by > now:
+            return False
+        if dispute.status == "awaiting_return" and dispute.return_tracking_number:
+            return await self._resolve(
+                session,
+                dispute,
+                ["awaiting_return"],
+                amount=dispute.requested_amount,
+                kind="auto_refunded",
+                actor_id=None,
+                role="system",
+                note="The seller did not confirm the return in time: refunded automatically.",
+            )
+        if dispute.status != "awaiting_seller":
+            return False
+        so = await self._seller_order(session, dispute)
+        if get_policy(so.trade_model).refund_default_outcome == "release":
+            return await self._release(
+                session,
+                dispute,
+                ["awaiting_seller"],
+                actor_id=None,
+                role="system",
+                note="The seller did not answer in time.",
+            )
+        return await self._resolve(
+            session,
+            dispute,
+            ["awaiting_seller"],
+            amount=dispute.requested_amount,
+            kind="auto_refunded",
+            actor_id=None,
+            role="system",
+            note="The seller did not answer in time: refunded automatically.",
+        )
+
+    async def expire_rejected(
+        self, session: AsyncSession, dispute_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """A rejected request the buyer did not escalate by ``escalate_by`` closes (released to the seller; the
+        receipt timer runs again), or goes to an operator when the policy says so."""
+        now = now or utcnow()
+        dispute = await self._dispute(session, dispute_id)
+        if (
+            dispute is None
+            or dispute.status != "awaiting_buyer"
+            or dispute.escalate_by is None
+            or dispute.escalate_by > now
+        ):
+            return False
+        so = await self._seller_order(session, dispute)
+        if get_policy(so.trade_model).escalation_default == "escalate":
+            if not await self._move(
+                session, dispute.id, ["awaiting_buyer"], {"status": "escalated", "escalated_at": now}
+            ):
+                return False
+            self._log(session, dispute, "escalated", actor_id=None, role="system", at=now)
+            await session.flush()
+            return True
+        return await self._release(
+            session,
+            dispute,
+            ["awaiting_buyer"],
+            actor_id=None,
+            role="system",
+            note="Not escalated in time: closed.",
+        )
+
+    async def pause_shipped(self, session: AsyncSession, seller_order_id: int) -> bool:
+        """A seller order with an open dispute was shipped after the dispute opened: its receipt timer is
+        paused too (the dispute timer sweep calls this)."""
+        if (await self.open_for(session, [seller_order_id])).get(seller_order_id) is None:
+            return False
+        return await order_service.pause_receipt_timer(
+            session, seller_order_id, actor_role="system", reason="refund request open"
+        )
+
+    # --- resolving --------------------------------------------------------------------------------------------
+
+    async def _resolve(
+        self,
+        session: AsyncSession,
+        dispute: Dispute,
+        from_statuses: Sequence[str],
+        *,
+        amount: int,
+        kind: str,
+        actor_id: int | None,
+        role: str,
+        note: str,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Refund ``amount`` from escrow and close the dispute. All that is left in escrow: the seller order is
+        ``refunded``; less: the receipt timer runs again."""
+        so = await self._seller_order(session, dispute)
+        most = await self.refundable(session, so)
+        if so.status not in DISPUTABLE or most <= 0:
+            # the order left escrow meanwhile (cancelled by the buyer before shipment, say): nothing to refund
+            return await self._release(
+                session,
+                dispute,
+                from_statuses,
+                actor_id=actor_id,
+                role=role,
+                note=f"The order is {so.status.replace('_', ' ')}: nothing is left in escrow to refund.",
+            )
+        amount = min(amount, most)
+        full = amount == most
+        now = utcnow()
+        if not await self._move(
+            session,
+            dispute.id,
+            from_statuses,
+            {
+                "status": "resolved",
+                "outcome": "refund_full" if full else "refund_partial",
+                "resolved_amount": amount,
+                "resolution_note": note,
+                "resolved_at": now,
+                "respond_by": None,
+                "escalate_by": None,
+                **(extra or {}),
+            },
+        ):
+            return False
+        await ledger_service.post(
+            session,
+            key=refund_key(so.id, dispute.id),
+            kind="refund",
+            postings=postings.refund_before_release(so.id, so.store_id, Money(amount, so.currency)),
+            reference=("seller_order", so.id),
+            memo=f"Order {so.number}: refund request #{dispute.id}",
+        )
+        order = await session.get(Order, so.order_id)
+        if order is not None and order.payment_id is not None:
+            await payment_service.refund(session, order.payment_id, amount, f"dispute:{dispute.id}")
+        self._log(
+            session,
+            dispute,
+            kind,
+            actor_id=actor_id,
+            role=role,
+            at=now,
+            body=note,
+            data={"amount": amount, "outcome": "refund_full" if full else "refund_partial"},
+        )
+        if full:
+            await self._mark_refunded(session, so, dispute, actor_id=actor_id, role=role, now=now)
+        else:
+            await order_service.resume_receipt_timer(session, so.id, actor_id=actor_id, actor_role=role)
+        text = f"{_money(amount, so.currency)} refunded from escrow ({note})"
+        await self._tell_buyer(session, so, f"Order {so.number}: refund granted", body=text)
+        await self._tell_store(session, so, f"Order {so.number}: refund paid", body=text)
+        await session.flush()
+        return True
+
+    async def _mark_refunded(
+        self,
+        session: AsyncSession,
+        so: SellerOrder,
+        dispute: Dispute,
+        *,
+        actor_id: int | None,
+        role: str,
+        now: datetime,
+    ) -> None:
+        repo = OrderRepository(session)
+        was = so.status
+        if not await repo.transition(
+            so.id,
+            list(DISPUTABLE),
+            {
+                "status": "refunded",
+                "auto_confirm_at": None,
+                "auto_confirm_remaining_seconds": None,
+                "updated_at": now,
+            },
+        ):
+            return
+        if was == "paid":
+            for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+                on_hand = await repo.restock(line.sku_id, line.quantity)
+                if on_hand is not None:
+                    repo.add_movement(
+                        line.sku_id, "return", line.quantity, on_hand, f"order {so.number} refunded", actor_id
+                    )
+        repo.add_event(
+            so.id, "refunded", actor_id=actor_id, actor_role=role, at=now, data={"dispute_id": dispute.id}
+        )
+
+    async def _release(
+        self,
+        session: AsyncSession,
+        dispute: Dispute,
+        from_statuses: Sequence[str],
+        *,
+        actor_id: int | None,
+        role: str,
+        note: str,
+    ) -> bool:
+        """Close the dispute without a refund: the money stays in escrow and the receipt timer runs again."""
+        now = utcnow()
+        if not await self._move(
+            session,
+            dispute.id,
+            from_statuses,
+            {
+                "status": "resolved",
+                "outcome": "released",
+                "resolved_amount": 0,
+                "resolution_note": note,
+                "resolved_at": now,
+                "respond_by": None,
+                "escalate_by": None,
+            },
+        ):
+            return False
+        so = await self._seller_order(session, dispute)
+        self._log(
+            session,
+            dispute,
+            "released",
+            actor_id=actor_id,
+            role=role,
+            at=now,
+            body=note,
+            data={"outcome": "released"},
+        )
+        await order_service.resume_receipt_timer(session, so.id, actor_id=actor_id, actor_role=role)
+        await self._tell_buyer(session, so, f"Order {so.number}: refund request closed", body=note)
+        await self._tell_store(session, so, f"Order {so.number}: refund request closed", body=note)
+        await session.flush()
+        return True
+
+
+dispute_service = DisputeService()

@@ -1,0 +1,74 @@
+"""The dispute timers (DOMAIN.md "Timers"), swept by the worker through the dispute service, which re-checks the
+state (a row handled twice changes once):
+
+- ``dispute.auto_resolve``: a request the seller has not answered by ``respond_by`` ends with the policy's
+  default outcome (the market refunds the requested amount); an accepted return whose item the seller has not
+  confirmed ``RETURN_REFUND_DAYS`` after the buyer gave its tracking number is refunded;
+- ``dispute.pause_receipt``: a seller order shipped while a dispute on it was open gets its receipt timer paused
+  (opening a dispute pauses a running timer; this covers a timer started afterwards);
+- ``dispute.expire_rejected``: a rejected request the buyer has not escalated by ``escalate_by`` closes (released
+  to the seller, the receipt timer runs again) or goes to an operator, as the policy says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.dispute.service import dispute_service
+from souk.models import Dispute, SellerOrder
+from souk.models.dispute import OPEN_DISPUTE_STATUSES
+from souk.worker.timers import claim_due, timer
+
+
+@timer("dispute.auto_resolve", every_seconds=60)
+async def auto_resolve(session: AsyncSession, now: datetime) -> int:
+    due = await claim_due(
+        session,
+        select(Dispute)
+        .where(Dispute.status.in_(["awaiting_seller", "awaiting_return"]), Dispute.respond_by <= now)
+        .order_by(Dispute.respond_by, Dispute.id),
+    )
+    handled = 0
+    for dispute in due:
+        if await dispute_service.auto_resolve(session, dispute.id, now=now):
+            handled += 1
+    return handled
+
+
+@timer("dispute.expire_rejected", every_seconds=60)
+async def expire_rejected(session: AsyncSession, now: datetime) -> int:
+    due = await claim_due(
+        session,
+        select(Dispute)
+        .where(Dispute.status == "awaiting_buyer", Dispute.escalate_by <= now)
+        .order_by(Dispute.escalate_by, Dispute.id),
+    )
+    handled = 0
+    for dispute in due:
+        if await dispute_service.expire_rejected(session, dispute.id, now=now):
+            handled += 1
+    return handled
+
+
+@timer("dispute.pause_receipt", every_seconds=60)
+async def pause_receipt(session: AsyncSession, now: datetime) -> int:
+    due = await claim_due(
+        session,
+        select(SellerOrder)
+        .join(Dispute, Dispute.seller_order_id == SellerOrder.id)
+        .where(
+            SellerOrder.status == "shipped",
+            SellerOrder.auto_confirm_at.is_not(None),
+            Dispute.status.in_(OPEN_DISPUTE_STATUSES),
+        )
+        .order_by(SellerOrder.id),
+        of=SellerOrder,
+    )
+    paused = 0
+    for so in due:
+        if await dispute_service.pause_shipped(session, so.id):
+            paused += 1
+    return paused
