@@ -42,6 +42,7 @@ API_ROUTERS = [
     "souk.payment.endpoints",
     "souk.payout.endpoints",
     "souk.notification.endpoints",
+    "souk.review.endpoints",
     "souk.cart.endpoints",
     "souk.address.endpoints",
     "souk.shipping.endpoints",
@@ -49,6 +50,7 @@ API_ROUTERS = [
     "souk.checkout.endpoints",
     "souk.order.endpoints",
     "souk.fulfillment.endpoints",
+    "souk.dispute.endpoints",
 ]
 WEB_ROUTERS = [
     "souk.web.account.routes",
@@ -65,6 +67,11 @@ WEB_ROUTERS = [
     "souk.web.buyer.checkout",
     "souk.web.buyer.orders",
     "souk.web.seller.orders",
+    "souk.web.buyer.reviews",
+    "souk.web.seller.reviews",
+    "souk.web.buyer.disputes",
+    "souk.web.seller.disputes",
+    "souk.web.ops.disputes",
     "souk.web.storefront.routes",
 ]
 

@@ -4,6 +4,7 @@ from souk.models.address import Address
 from souk.models.base import Base
 from souk.models.cart import Cart, CartLine
 from souk.models.catalog import Category, PriceTier, Product, ProductImage, Sku
+from souk.models.dispute import Dispute, DisputeEvent
 from souk.models.fulfillment import Shipment, TrackingEvent
 from souk.models.idempotency import FormTokenUse, IdempotencyKey
 from souk.models.inventory import Stock, StockMovement
@@ -16,6 +17,7 @@ from souk.models.order import Order, OrderEvent, OrderLine, SellerOrder
 from souk.models.party import Invitation, Membership, Organization, OrganizationDocument
 from souk.models.payment import Payment, PaymentRefund, SimulatedIntent, SimulatedRefund, WebhookEvent
 from souk.models.payout import Payout, SimulatedTransfer
+from souk.models.review import CreditPoint, Review, ReviewPhoto, StoreRating
 from souk.models.search import SearchDocument
 from souk.models.shipping import ShippingMethod
 from souk.models.store import Store
@@ -30,6 +32,9 @@ __all__ = [
     "CartLine",
     "Category",
     "Conversation",
+    "CreditPoint",
+    "Dispute",
+    "DisputeEvent",
     "FormTokenUse",
     "IdempotencyKey",
     "Invitation",
@@ -53,6 +58,8 @@ __all__ = [
     "PriceTier",
     "Product",
     "ProductImage",
+    "Review",
+    "ReviewPhoto",
     "SearchDocument",
     "SellerOrder",
     "Shipment",
@@ -64,6 +71,7 @@ __all__ = [
     "Stock",
     "StockMovement",
     "Store",
+    "StoreRating",
     "TrackingEvent",
     "User",
     "WebSession",

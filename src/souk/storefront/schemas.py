@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from souk.kit.schemas import ReadSchema
+from souk.review.schemas import RatingSummary, ReviewRead
 from souk.search.schemas import ProductCard, SearchFilters, SearchPage, TradeModelName
 
 
@@ -38,6 +39,18 @@ class Listing(ReadSchema):
     store_name: str | None = None
 
 
+class ReviewsView(ReadSchema):
+    """The reviews section of a product or store page: the summary, one page of reviews (newest first)."""
+
+    summary: RatingSummary
+    items: list[ReviewRead]
+    # the star filter (``?rating=5``) and the page (``?rpage=2``) of the reviews matching it
+    rating: int | None = None
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+
+
 class StoreCard(ReadSchema):
     id: int
     slug: str
@@ -53,6 +66,11 @@ class StoreCard(ReadSchema):
     official_brand: bool = False
     status: str
     created_at: datetime
+    # seller credit (points and the policy's level) and the average of the store's reviews
+    credit_points: int = 0
+    credit_level: str | None = None
+    rating_average: float | None = None
+    rating_count: int = 0
 
 
 class ImageView(ReadSchema):
@@ -134,6 +152,7 @@ class ProductView(ReadSchema):
     created_at: datetime
     # shown to the store's own people only: the public cannot see this product
     preview: bool = False
+    reviews: ReviewsView | None = None
 
 
 class StorePage(ReadSchema):
@@ -141,3 +160,4 @@ class StorePage(ReadSchema):
     q: str
     result: SearchPage
     preview: bool = False
+    reviews: ReviewsView | None = None

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.errors import NotFound
 from souk.models import Product, Store
+from souk.review.service import review_service
 from souk.search.schemas import SearchFilters
 from souk.search.service import CategoryIndex, CategoryRef, search_service
 from souk.storefront import repository
@@ -28,6 +29,7 @@ from souk.storefront.schemas import (
     OptionValueView,
     OptionView,
     ProductView,
+    ReviewsView,
     SkuView,
     StoreCard,
     StorePage,
@@ -37,6 +39,7 @@ from souk.storefront.schemas import (
 LOW_STOCK = 5
 HOME_PRODUCTS = 24
 STORE_PAGE_SIZE = 24
+REVIEWS_PAGE_SIZE = 10
 
 
 def stock_label(available: int) -> str:
@@ -159,6 +162,46 @@ class _Variants:
         return views
 
 
+async def _with_reputation(session: AsyncSession, card: StoreCard) -> StoreCard:
+    """The store card with its seller credit level and review average."""
+    points, level = await review_service.credit(session, card.id, card.trade_model)
+    summary = await review_service.summary(session, store_id=card.id)
+    return card.model_copy(
+        update={
+            "credit_points": points,
+            "credit_level": level,
+            "rating_average": summary.average,
+            "rating_count": summary.count,
+        }
+    )
+
+
+async def _reviews(
+    session: AsyncSession,
+    *,
+    product_id: int | None = None,
+    store_id: int | None = None,
+    rating: int | None = None,
+    page: int = 1,
+) -> ReviewsView:
+    """The reviews section: summary, histogram, and one page of reviews (with ``rating`` stars when given)."""
+    summary = await review_service.summary(session, product_id=product_id, store_id=store_id)
+    if rating is not None and not 1 <= rating <= 5:
+        rating = None
+    total = summary.histogram.get(rating, 0) if rating is not None else summary.count
+    pages = max(1, -(-total // REVIEWS_PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    items, _ = await review_service.page(
+        session,
+        product_id=product_id,
+        store_id=store_id,
+        rating=rating,
+        page=page,
+        per_page=REVIEWS_PAGE_SIZE,
+    )
+    return ReviewsView(summary=summary, items=items, rating=rating, page=page, pages=pages, total=total)
+
+
 class StorefrontService:
     async def home(self, session: AsyncSession, actor: Actor) -> HomePage:
         categories = await search_service.categories(session)
@@ -218,8 +261,11 @@ class StorefrontService:
         sku_id: int | None = None,
         choices: dict[str, str] | None = None,
         image: int = 1,
+        reviews_rating: int | None = None,
+        reviews_page: int = 1,
     ) -> ProductView:
-        """The product page; ``sku_id`` or ``choices`` ({option: value}) select a variant."""
+        """The product page; ``sku_id`` or ``choices`` ({option: value}) select a variant; ``reviews_rating``
+        filters its reviews by stars and ``reviews_page`` pages them."""
         row = await repository.product_with_store(session, product_id)
         if row is None:
             raise NotFound("No such product.", code="product_not_found")
@@ -302,16 +348,26 @@ class StorefrontService:
             stock_label=stock_label(available),
             stock_level=stock_level(available),
             min_quantity=product.moq or 1,
-            store=_store_card(store, row[2]),
+            store=await _with_reputation(session, _store_card(store, row[2])),
             trail=[_link(c) for c in categories.trail(product.category_id)],
             created_at=product.created_at,
             preview=preview,
+            reviews=await _reviews(session, product_id=product.id, rating=reviews_rating, page=reviews_page),
         )
 
     async def store(
-        self, session: AsyncSession, actor: Actor, slug: str, *, q: str = "", page: int = 1
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        slug: str,
+        *,
+        q: str = "",
+        page: int = 1,
+        reviews_rating: int | None = None,
+        reviews_page: int = 1,
     ) -> StorePage:
-        """A store's page with its visible products (matching ``q`` when given)."""
+        """A store's page with its visible products (matching ``q`` when given) and its reviews
+        (``reviews_rating`` stars when given, page ``reviews_page``)."""
         row = await repository.store_by_slug(session, slug)
         if row is None:
             raise NotFound("No such store.", code="store_not_found")
@@ -329,7 +385,13 @@ class StorefrontService:
             per_page=STORE_PAGE_SIZE,
             with_facets=False,
         )
-        return StorePage(store=_store_card(store, row[1]), q=q, result=result, preview=preview)
+        return StorePage(
+            store=await _with_reputation(session, _store_card(store, row[1])),
+            q=q,
+            result=result,
+            preview=preview,
+            reviews=await _reviews(session, store_id=store.id, rating=reviews_rating, page=reviews_page),
+        )
 
 
 storefront_service = StorefrontService()

@@ -285,7 +285,7 @@ async def product_page(
     if pid is None or product_id != str(pid):
         raise NotFound("No such product.", code="product_not_found")
     params = dict(request.query_params)
-    choices = {k: v for k, v in params.items() if k not in ("sku", "image")}
+    choices = {k: v for k, v in params.items() if k not in ("sku", "image", "rating", "rpage")}
     view = await storefront_service.product(
         session,
         actor,
@@ -293,6 +293,8 @@ async def product_page(
         sku_id=_positive_id(params.get("sku")),
         choices=choices,
         image=_page_number(params.get("image")),
+        reviews_rating=_positive_id(params.get("rating")),
+        reviews_page=_page_number(params.get("rpage")),
     )
     if slug != view.slug:
         target = f"/p/{view.id}/{view.slug}"
@@ -309,5 +311,13 @@ async def product_page(
 async def store_page(request: Request, session: DbSession, actor: PageActor, slug: str) -> HTMLResponse:
     q = request.query_params.get("q", "")
     page = _page_number(request.query_params.get("page"))
-    view = await storefront_service.store(session, actor, slug, q=q, page=page)
+    view = await storefront_service.store(
+        session,
+        actor,
+        slug,
+        q=q,
+        page=page,
+        reviews_rating=_positive_id(request.query_params.get("rating")),
+        reviews_page=_page_number(request.query_params.get("rpage")),
+    )
     return render(request, "storefront/store.html", {"s": view})

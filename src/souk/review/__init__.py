@@ -1,0 +1,1 @@
+"""Reviews of order lines, store ratings, seller replies and seller credit."""
