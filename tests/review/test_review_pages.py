@@ -70,6 +70,8 @@ class TestBuyerForm:
         product_url, _ = await _urls(session, b)
         assert f'src="/media/{photo.thumb_path}"' in (await client.get(product_url)).text
         assert (await client.get(f"/reviews/new?line={b.line_id}")).status_code == 409
+        # the order page no longer offers to review that line
+        assert f'href="/reviews/new?line={b.line_id}"' not in (await client.get(f"/orders/{b.order_id}")).text
 
     async def test_no_link_after_the_window_and_404_for_others(self, client, session, bought, user_factory):
         b = await bought()

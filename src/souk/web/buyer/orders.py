@@ -24,6 +24,8 @@ from souk.order.queries import BUYER_TABS
 from souk.order.service import order_service
 from souk.payment.schemas import CardIn
 from souk.payment.simulated import CARD_DECLINED, CARD_SUCCEEDS
+from souk.review.service import review_service
+from souk.web.buyer.reviews import review_open
 from souk.web.deps import UserPage
 from souk.web.render import (
     checked_form,
@@ -124,8 +126,12 @@ async def orders_page(request: Request, actor: UserPage, session: DbSession) -> 
 
 async def _detail_context(request: Request, session: Any, actor: Any, order_id: int) -> dict[str, Any]:
     order = await order_service.get_for_buyer(session, actor, order_id)
+    completed = [so.id for so in order.seller_orders if so.status == "completed"]
     ctx: dict[str, Any] = {
         "order": order,
+        # lines already reviewed get no "Review" link
+        "reviewed_lines": await review_service.reviewed_line_ids(session, completed) if completed else set(),
+        "review_open": review_open,
         "status_labels": STATUS_LABELS,
         "section": "orders",
         "test_cards": [(CARD_SUCCEEDS, "succeeds"), (CARD_DECLINED, "is declined")],

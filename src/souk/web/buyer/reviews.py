@@ -26,7 +26,6 @@ from souk.web.render import (
     form_values,
     redirect,
     render,
-    templates,
 )
 
 router = APIRouter()
@@ -40,8 +39,6 @@ def review_open(completed_at: datetime | None) -> bool:
     window = max(get_policy(model).review_window for model in TradeModel)
     return utcnow() <= completed_at + window
 
-
-templates.env.globals["review_open"] = review_open
 
 TEMPLATE = "buyer/review_form.html"
 FORM_ERRORS = (ValidationError, Invalid, Conflict, PayloadTooLarge)
