@@ -12,6 +12,7 @@ from fixtures.core import form, login_as
 from fixtures.orders import seller_orders, ship
 from fixtures.party import png_bytes
 from souk.kit.clock import clock
+from souk.kit.money import from_minor
 from souk.models import Dispute, SellerOrder, User
 
 
@@ -56,9 +57,20 @@ class TestDisputePages:
         assert r.status_code in (400, 403)
         r = await client.post(
             "/disputes",
-            data=form(client, seller_order_id=so_id, reason="damaged", amount=total + 1, message="x"),
+            data=form(
+                client,
+                seller_order_id=so_id,
+                reason="damaged",
+                amount=from_minor(total + 1, "USD"),
+                message="x",
+            ),
         )
         assert r.status_code == 422 and "at most" in text_of(r.text)
+        # amounts are typed as decimals; anything else is named
+        r = await client.post(
+            "/disputes", data=form(client, seller_order_id=so_id, reason="damaged", amount="ten", message="x")
+        )
+        assert r.status_code == 422 and "must be an amount like 12.50" in text_of(r.text)
         r = await client.post(
             "/disputes",
             data=form(client, seller_order_id=so_id, reason="damaged", amount="", message="Cracked."),
@@ -105,9 +117,10 @@ class TestDisputePages:
         await login_as(client, session, await session.get(User, m.buyer_id))
         await session.commit()
         r = await client.post(
-            "/disputes", data=form(client, seller_order_id=so_id, reason="not_as_described", amount=1000)
+            "/disputes", data=form(client, seller_order_id=so_id, reason="not_as_described", amount="10.00")
         )
         assert r.status_code == 303
+        assert (await _dispute(session, so_id)).requested_amount == 1000
         dispute_id = (await _dispute(session, so_id)).id
 
         await login_as(client, session, await session.get(User, m.seller_of(store_id).user_id))

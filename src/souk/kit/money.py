@@ -128,3 +128,17 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for _, neg_i in sorted(remainders, reverse=True)[: total - sum(shares)]:
         shares[-neg_i] += 1
     return shares
+
+
+def parse_amount(text: str, currency: str, field: str = "amount") -> int:
+    """A positive amount typed by a person ("12.50", "1,250.00") in minor units, or a 422 naming ``field``."""
+    from souk.errors import invalid_field
+
+    cleaned = text.replace(",", "").replace(" ", "").strip()
+    try:
+        value = to_minor(cleaned, currency)
+    except (ArithmeticError, ValueError) as exc:
+        raise invalid_field(field, f"must be an amount like {from_minor(1250, currency)}") from exc
+    if value <= 0:
+        raise invalid_field(field, "must be more than zero")
+    return value

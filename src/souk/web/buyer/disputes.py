@@ -15,6 +15,7 @@ from souk.dispute.errors import DisputeNotFound
 from souk.dispute.schemas import DisputeCreate, ReturnTracking
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
+from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
 from souk.order.repository import OrderRepository
 from souk.web.buyer.messages import form_images
@@ -84,13 +85,14 @@ async def open_dispute(request: Request, actor: UserPage, session: DbSession, st
     raw = values.get("seller_order_id", "")
     if not raw.isdigit():
         raise DisputeNotFound()
-    amount = values.get("amount", "").strip()
+    typed = values.get("amount", "").strip()
     try:
+        currency = (await _new_context(session, actor, int(raw)))["so"]["currency"]
         payload = DisputeCreate.model_validate(
             {
                 "seller_order_id": int(raw),
                 "reason": values.get("reason", ""),
-                "amount": amount or None,
+                "amount": parse_amount(typed, currency) if typed else None,
                 "message": values.get("message", ""),
                 "wants_return": values.get("wants_return") == "1",
             }
