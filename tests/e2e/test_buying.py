@@ -1,5 +1,5 @@
 """A buyer buys from two stores in one checkout, pays with the test card, both sellers ship, the buyer confirms
-one; escrow, commission and the ledger match. (Refunds and reviews join this journey when they exist.)"""
+one and asks a refund on the other, the seller accepts, the buyer reviews the first; balances and ledger match."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 
 from e2e.conftest import LiveServer
 from souk.audit import run_checks
@@ -16,7 +17,7 @@ from souk.auth.passwords import hash_password
 from souk.db import create_engine, create_sessionmaker
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
-from souk.models import Category, Product, ShippingMethod, Sku, Stock, StockMovement, Store, User
+from souk.models import Category, Product, SellerOrder, ShippingMethod, Sku, Stock, StockMovement, Store, User
 from souk.search.indexing import index_products
 
 pytestmark = pytest.mark.e2e
@@ -137,7 +138,9 @@ async def _ship(page: Page, base: str, shop: Shop, tracking: str) -> None:
     await _log_out(page)
 
 
-async def test_buyer_buys_from_two_stores_and_confirms_receipt(page: Page, live_server: LiveServer) -> None:
+async def test_buyer_buys_from_two_stores_confirms_one_refunds_the_other_and_reviews(
+    page: Page, live_server: LiveServer
+) -> None:
     base = live_server.url
     url = live_server.settings.resolved_database_url
     mugs = await _seed_shop(url, "Atelier Mugs", "Speckled latte mug", 1800)
@@ -199,7 +202,38 @@ async def test_buyer_buys_from_two_stores_and_confirms_receipt(page: Page, live_
     await mugs_section.get_by_role("button", name="Confirm receipt").click()
     await expect(page.locator(".flash")).to_be_visible()
 
-    # money: the mugs' escrow went to the store minus 2% commission; the socks' escrow is still held
+    # ... and asks for a refund on the socks
+    socks_section = page.locator("main section", has_text="Wool Corner").first
+    await socks_section.get_by_role("link", name="Request a refund").click()
+    await page.select_option('main [name="reason"]', "damaged")
+    await page.fill('main [name="message"]', "Both socks arrived with holes.")
+    await page.get_by_role("button", name="Ask for the refund").click()
+    await expect(page.locator(".flash")).to_contain_text("Refund requested")
+
+    # ... and reviews the mugs
+    await page.goto(order_url)
+    await page.locator("main a.review-link").first.click()
+    await page.locator('main input[name="rating"][value="5"]').check()
+    await page.fill('main [name="text"]', "Lovely glaze, well packed.")
+    for name in ("item_as_described", "communication", "shipping_speed"):
+        await page.locator(f'main input[name="{name}"][value="5"]').check()
+    await page.get_by_role("button", name="Publish review").click()
+    await expect(page).to_have_url(re.compile(r"/orders/\d+$"))
+    await _log_out(page)
+
+    # the socks seller accepts the refund
+    await _log_in(page, base, socks.seller_email, SELLER_PASSWORD)
+    await page.goto(f"{base}/seller/stores/{socks.store_id}/disputes")
+    await page.locator('main a[href*="/disputes/"]').first.click()
+    await page.get_by_role("button", name=re.compile("Accept: refund")).click()
+    await expect(page.locator(".flash")).to_be_visible()
+    await _log_out(page)
+
+    # the review is on the product page
+    await page.goto(f"{base}/p/{mugs.product_id}")
+    await expect(page.locator("main")).to_contain_text("Lovely glaze, well packed.")
+
+    # money: the mugs' escrow went to the store minus 2% commission; the socks' escrow went back to the buyer
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -209,6 +243,12 @@ async def test_buyer_buys_from_two_stores_and_confirms_receipt(page: Page, live_
             commission = await ledger_service.balance(session, accounts.COMMISSION, "USD")
             assert commission == 46
             assert await ledger_service.balance(session, accounts.payable(socks.store_id), "USD") == 0
+            socks_orders = (
+                await session.scalars(select(SellerOrder).where(SellerOrder.store_id == socks.store_id))
+            ).all()
+            assert [so.status for so in socks_orders] == ["refunded"]
+            escrow = accounts.escrow(socks.store_id, socks_orders[0].id)
+            assert await ledger_service.balance(session, escrow, "USD") == 0
             report = await run_checks(session)
             assert report.ok, report.violations
     finally:
