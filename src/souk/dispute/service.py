@@ -269,6 +269,23 @@ class DisputeService:
         assert so is not None
         return so
 
+    async def seller_order_of(self, session: AsyncSession, actor: Actor, dispute_id: int) -> SellerOrder:
+        """The seller order a dispute is about, for whoever may read the dispute (else 404)."""
+        dispute = await self._dispute(session, dispute_id)
+        if dispute is None:
+            raise DisputeNotFound()
+        await self.get(session, actor, dispute_id)
+        return await self._seller_order(session, dispute)
+
+    async def buyer_seller_order(
+        self, session: AsyncSession, actor: Actor, seller_order_id: int
+    ) -> SellerOrder:
+        """One of the actor's own seller orders, the one a refund request would be about (else 404)."""
+        so = await OrderRepository(session).seller_order(seller_order_id)
+        if so is None or actor.user_id is None or so.buyer_id != actor.user_id:
+            raise DisputeNotFound()
+        return so
+
     async def _tell_store(self, session: AsyncSession, so: SellerOrder, title: str, body: str = "") -> None:
         for user_id in await OrderRepository(session).store_people(so.store_id):
             await notification_service.notify(

@@ -17,7 +17,6 @@ from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
-from souk.order.repository import OrderRepository
 from souk.web.buyer.messages import form_images
 from souk.web.buyer.orders import until  # noqa: F401  (registers the deadline filter the pages use)
 from souk.web.deps import UserPage
@@ -52,9 +51,7 @@ async def disputes_page(request: Request, actor: UserPage, session: DbSession) -
 
 
 async def _new_context(session: Any, actor: Any, seller_order_id: int) -> dict[str, Any]:
-    so = await OrderRepository(session).seller_order(seller_order_id)
-    if so is None or so.buyer_id != actor.user_id:
-        raise DisputeNotFound()
+    so = await dispute_service.buyer_seller_order(session, actor, seller_order_id)
     return {
         "so": {"id": so.id, "number": so.number, "order_id": so.order_id, "currency": so.currency},
         "refundable": await dispute_service.refundable(session, so),
@@ -113,8 +110,7 @@ async def dispute_page(
 ) -> HTMLResponse:
     await dispute_service.for_buyer(session, actor, dispute_id)
     dispute = await dispute_service.get(session, actor, dispute_id)
-    so = await OrderRepository(session).seller_order(dispute.seller_order_id)
-    assert so is not None
+    so = await dispute_service.seller_order_of(session, actor, dispute_id)
     return render(
         request,
         "buyer/dispute.html",

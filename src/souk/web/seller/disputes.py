@@ -13,7 +13,6 @@ from souk.dispute.errors import DisputeNotFound
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.schemas import IdPath
-from souk.order.repository import OrderRepository
 from souk.web.buyer.disputes import REASONS, STATUS_LABELS
 from souk.web.buyer.messages import form_images
 from souk.web.deps import UserPage
@@ -65,7 +64,7 @@ async def dispute_page(
     dispute = await dispute_service.get(session, actor, dispute_id)
     if dispute.store_id != store.id:
         raise DisputeNotFound()
-    so = await OrderRepository(session).seller_order(dispute.seller_order_id)
+    so = await dispute_service.seller_order_of(session, actor, dispute_id)
     return render(
         request,
         "seller/dispute.html",
