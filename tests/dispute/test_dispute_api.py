@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fixtures.core import api_token_for
 from fixtures.orders import seller_orders, ship
+from fixtures.party import pdf_bytes, png_bytes
 from souk.kit.clock import clock
 from souk.models import User
 
@@ -148,3 +149,83 @@ class TestDisputesApi:
         r = await client.post(f"{base}/return-received", headers={**seller, "Idempotency-Key": "rr1"})
         assert r.status_code == 200
         assert (r.json()["outcome"], r.json()["resolved_amount"]) == ("refund_full", total)
+
+
+class TestDisputesWithImages:
+    async def test_open_and_write_with_photos(self, client, session, market, buy):
+        m, _order, so_id, store_id, total, _ = await _shipped(session, market, buy)
+        buyer = await _headers(session, m.buyer_id)
+        seller = await _headers(session, m.seller_of(store_id).user_id)
+        await session.commit()
+        url = "/api/v1/disputes/with-images"
+        fields = {"seller_order_id": str(so_id), "reason": "damaged", "message": "Cracked.", "amount": "500"}
+        photo = png_bytes()
+
+        def two(second: bytes = photo) -> list[tuple[str, tuple[str, bytes, str]]]:
+            return [("images", ("a.png", photo, "image/png")), ("images", ("b.png", second, "image/png"))]
+
+        r = await client.post(url, headers=buyer, data=fields, files=two())
+        assert r.status_code == 422 and r.json()["error"] == "idempotency_key_required"
+        # not an image, more than 3, a bad field: 422 naming it, nothing opened
+        r = await client.post(
+            url,
+            headers={**buyer, "Idempotency-Key": "w0"},
+            data=fields,
+            files={"images": ("x.pdf", pdf_bytes(), "application/pdf")},
+        )
+        assert r.status_code == 422 and "images" in r.json()["fields"]
+        four = [("images", (f"p{n}.png", photo, "image/png")) for n in range(4)]
+        r = await client.post(url, headers={**buyer, "Idempotency-Key": "w1"}, data=fields, files=four)
+        assert r.status_code == 422 and "images" in r.json()["fields"]
+        r = await client.post(
+            url, headers={**buyer, "Idempotency-Key": "w2"}, data={**fields, "reason": "bored"}, files=two()
+        )
+        assert r.status_code == 422 and "reason" in r.json()["fields"]
+        assert (await client.get("/api/v1/disputes", headers=buyer)).json() == []
+
+        r = await client.post(url, headers={**buyer, "Idempotency-Key": "w3"}, data=fields, files=two())
+        assert r.status_code == 201, r.text
+        dispute = r.json()
+        assert (dispute["requested_amount"], dispute["status"]) == (500, "awaiting_seller")
+        opened = dispute["events"][0]
+        assert opened["kind"] == "opened" and len(opened["data"]["images"]) == 2
+        # a retry with the same key, fields and files (a new multipart boundary) replays the first answer
+        again = await client.post(url, headers={**buyer, "Idempotency-Key": "w3"}, data=fields, files=two())
+        assert again.status_code == 201 and again.json()["id"] == dispute["id"]
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        # the same key with other files is a reused key
+        other = png_bytes(colour=(0, 0, 255))
+        assert other != photo
+        r = await client.post(url, headers={**buyer, "Idempotency-Key": "w3"}, data=fields, files=two(other))
+        assert r.status_code == 422 and r.json()["error"] == "idempotency_key_reused"
+
+        # messages with photos, by the store
+        base = f"/api/v1/disputes/{dispute['id']}/messages/with-images"
+        r = await client.post(base, headers=seller, data={"body": "Please send one more."}, files=four)
+        assert r.status_code == 422 and "images" in r.json()["fields"]
+        r = await client.post(
+            base,
+            headers=seller,
+            data={"body": "x"},
+            files={"images": ("x.pdf", pdf_bytes(), "application/pdf")},
+        )
+        assert r.status_code == 422 and "images" in r.json()["fields"]
+        r = await client.post(
+            base,
+            headers=seller,
+            data={"body": "Here is ours."},
+            files=[("images", ("s.png", photo, "image/png"))],
+        )
+        assert r.status_code == 201, r.text
+        message = r.json()["events"][-1]
+        assert (message["kind"], message["body"], len(message["data"]["images"])) == (
+            "message",
+            "Here is ours.",
+            1,
+        )
+        # a message without photos works too; an empty one is refused
+        r = await client.post(base, headers=buyer, data={"body": "Thanks."})
+        assert r.status_code == 201 and r.json()["events"][-1]["body"] == "Thanks."
+        r = await client.post(base, headers=buyer, data={"body": " "})
+        assert r.status_code == 422 and "body" in r.json()["fields"]
+        assert total > 500

@@ -346,8 +346,8 @@ class TestReturns:
         payload = DisputeCreate(seller_order_id=so_id, reason="damaged", amount=800, wants_return=True)
         d = await dispute_service.open(session, m.actor, payload)
         await dispute_service.accept(session, m.seller_of(store_id), d.id, "Returns desk, 1 Main St, Berlin")
-        # without a tracking number no return timer runs
-        clock.advance(timedelta(days=20))
+        # without a tracking number no refund timer runs (and the 7-day return deadline is not reached yet)
+        clock.advance(timedelta(days=6))
         await run_worker()
         assert (await session.get(Dispute, d.id, populate_existing=True)).status == "awaiting_return"
         await dispute_service.add_return_tracking(session, m.actor, d.id, "RT999000")
@@ -361,6 +361,81 @@ class TestReturns:
         )
         assert await _refunded(session, order.payment_id) == 800
         assert (await _so(session, so_id)).status == "shipped"
+
+    async def test_return_not_sent_by_the_deadline_closes_without_refund(
+        self, session, market, buy, run_worker, assert_ledger_balanced
+    ):
+        m, order, so_id = await _setup(session, market, buy)
+        store_id = (await _so(session, so_id)).store_id
+        seller = m.seller_of(store_id)
+        payload = DisputeCreate(seller_order_id=so_id, reason="damaged", wants_return=True)
+        d = await dispute_service.open(session, m.actor, payload)
+        d = await dispute_service.accept(session, seller, d.id, "Returns desk, 1 Main St, Berlin")
+        assert d.status == "awaiting_return" and d.return_by == clock.now() + timedelta(days=7)
+        assert (await _so(session, so_id)).receipt_timer_paused
+
+        def told(user_id):
+            return session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == user_id, Notification.title.contains("refund request closed"))
+            )
+
+        clock.advance(timedelta(days=7) - timedelta(minutes=1))
+        await run_worker()
+        assert (await session.get(Dispute, d.id, populate_existing=True)).status == "awaiting_return"
+        clock.advance(timedelta(minutes=2))
+        await run_worker()
+        dispute = await session.get(Dispute, d.id, populate_existing=True)
+        assert (dispute.status, dispute.outcome, dispute.resolved_amount) == ("resolved", "released", 0)
+        assert dispute.return_by is None and "not sent back in time" in (dispute.resolution_note or "")
+        assert await _refunded(session, order.payment_id) == 0
+        so = await _so(session, so_id)
+        assert so.status == "shipped" and not so.receipt_timer_paused and so.auto_confirm_at is not None
+        events = await _events(session, so_id)
+        assert "dispute_released" in events and events[-1] == "receipt_timer_resumed"
+        assert await told(m.buyer_id) == 1 and await told(seller.user_id) == 1
+        # a second sweep changes nothing; the receipt timer then completes the order
+        await run_worker()
+        assert await told(m.buyer_id) == 1
+        clock.advance(timedelta(days=11))
+        await run_worker()
+        assert (await _so(session, so_id)).status == "completed"
+        await assert_ledger_balanced(session)
+
+    async def test_tracking_number_given_in_time_stops_the_return_deadline(
+        self, session, market, buy, run_worker
+    ):
+        m, _order, so_id = await _setup(session, market, buy)
+        store_id = (await _so(session, so_id)).store_id
+        payload = DisputeCreate(seller_order_id=so_id, reason="damaged", wants_return=True)
+        with policy_overridden("market", return_ship_days=2):
+            d = await dispute_service.open(session, m.actor, payload)
+            d = await dispute_service.accept(session, m.seller_of(store_id), d.id, "Returns desk, Berlin")
+        assert d.return_by == clock.now() + timedelta(days=2)
+        clock.advance(timedelta(days=1))
+        d = await dispute_service.add_return_tracking(session, m.actor, d.id, "RT777")
+        assert d.return_by is None
+        clock.advance(timedelta(days=3))
+        await run_worker()
+        dispute = await session.get(Dispute, d.id, populate_existing=True)
+        assert dispute.status == "awaiting_return" and dispute.return_tracking_number == "RT777"
+        assert await dispute_service.expire_return(session, d.id) is False
+
+    def test_return_window_is_a_policy_value_with_an_env_override(self):
+        from souk.trade.policy import TradeModel, configure_policies, get_policy
+
+        assert all(get_policy(model).return_ship_window == timedelta(days=7) for model in TradeModel)
+        try:
+            configure_policies(environ={"SOUK_POLICY_MARKET_RETURN_SHIP_DAYS": "3"})
+            assert get_policy("market").return_ship_window == timedelta(days=3)
+            assert get_policy("mall").return_ship_window == timedelta(days=7)
+            with pytest.raises(ValueError, match="SOUK_POLICY_MARKET_RETURN_SHIP_DAYS"):
+                configure_policies(environ={"SOUK_POLICY_MARKET_RETURN_SHIP_DAYS": "soon"})
+            with pytest.raises(ValueError, match="return_ship_days must be at least 1"):
+                configure_policies(environ={"SOUK_POLICY_MARKET_RETURN_SHIP_DAYS": "0"})
+        finally:
+            configure_policies(environ={})
 
 
 class TestOrderMovesWhileOpen:

@@ -12,8 +12,9 @@ from fixtures.core import form, login_as
 from fixtures.orders import seller_orders, ship
 from fixtures.party import png_bytes
 from souk.kit.clock import clock
-from souk.kit.money import from_minor
+from souk.kit.money import format_money, from_minor
 from souk.models import Dispute, SellerOrder, User
+from souk.order.views import MESSAGE_LOCALE
 
 
 def text_of(page: str) -> str:
@@ -109,9 +110,16 @@ class TestDisputePages:
         assert r.status_code == 303
         assert await _status(session, so_id) == "refunded"
         assert (await _dispute(session, so_id)).outcome == "refund_full"
+        # the buyer's order timeline tells each step in words
+        await login_as(client, session, await session.get(User, m.buyer_id))
+        await session.commit()
+        text = text_of((await client.get(f"/orders/{order_id}")).text)
+        asked = format_money(total, "USD", MESSAGE_LOCALE)  # no amount typed: the whole seller order
+        assert f"Refund of {asked} requested: damaged" in text
+        assert f"The seller refunded {asked}" in text
 
     async def test_reject_escalate_and_operator_rules(self, client, session, market, buy, operator_factory):
-        m, _order_id, so_id, store_id, total = await _setup(session, market, buy)
+        m, order_id, so_id, store_id, total = await _setup(session, market, buy)
         operator = await operator_factory()
         operator_id = operator.id
         await login_as(client, session, await session.get(User, m.buyer_id))
@@ -149,19 +157,38 @@ class TestDisputePages:
         page = await client.get(f"/ops/disputes/{dispute_id}")
         text = text_of(page.text)
         assert "As pictured in the listing." in text and "We checked it before shipping." in text
-        assert "payment_captured" in text and "dispute escalated" in text  # ledger and order timeline
+        assert (
+            "payment_captured" in text and "Escalated to the marketplace" in text
+        )  # ledger and order timeline
+        assert "Amount for a partial refund (USD)" in text
+        # the amount is typed as a decimal in the dispute's currency; anything else is named
         r = await client.post(
             f"/ops/disputes/{dispute_id}/ruling",
-            data=form(client, outcome="refund_partial", amount=400, reason="Partly as described."),
+            data=form(client, outcome="refund_partial", amount="four", reason="Partly as described."),
+        )
+        assert r.status_code == 303
+        assert "must be an amount like 12.50" in text_of(
+            (await client.get(f"/ops/disputes/{dispute_id}")).text
+        )
+        assert (await _dispute(session, so_id)).status == "escalated"
+        r = await client.post(
+            f"/ops/disputes/{dispute_id}/ruling",
+            data=form(client, outcome="refund_partial", amount="4.00", reason="Partly as described."),
         )
         assert r.status_code == 303
         d = await _dispute(session, so_id)
         assert (d.outcome, d.resolved_amount) == ("refund_partial", 400)
         assert await _status(session, so_id) == "shipped"
         assert total > 400
+        await login_as(client, session, await session.get(User, m.buyer_id))
+        await session.commit()
+        text = text_of((await client.get(f"/orders/{order_id}")).text)
+        assert "Refund of US$10.00 requested: not as described" in text
+        assert "The seller rejected the refund request: As pictured in the listing." in text
+        assert "Escalated to the marketplace" in text and "The marketplace ruled: refund US$4.00" in text
 
     async def test_return_through_the_pages(self, client, session, market, buy):
-        m, _order_id, so_id, store_id, total = await _setup(session, market, buy)
+        m, order_id, so_id, store_id, total = await _setup(session, market, buy)
         buyer_id, seller_id = m.buyer_id, m.seller_of(store_id).user_id
         await login_as(client, session, await session.get(User, buyer_id))
         await session.commit()
@@ -183,7 +210,9 @@ class TestDisputePages:
 
         await login_as(client, session, await session.get(User, buyer_id))
         await session.commit()
-        assert "Returns, 1 Main St, Berlin" in text_of((await client.get(f"/disputes/{dispute_id}")).text)
+        text = text_of((await client.get(f"/disputes/{dispute_id}")).text)
+        assert "Returns, 1 Main St, Berlin" in text
+        assert "Add the return tracking number" in text and "or the request closes without a refund" in text
         r = await client.post(
             f"/disputes/{dispute_id}/return-tracking", data=form(client, tracking_number="RT55501")
         )
@@ -197,3 +226,14 @@ class TestDisputePages:
         d = await _dispute(session, so_id)
         assert (d.outcome, d.resolved_amount) == ("refund_full", total)
         assert await _status(session, so_id) == "refunded"
+        await login_as(client, session, await session.get(User, buyer_id))
+        await session.commit()
+        text = text_of((await client.get(f"/orders/{order_id}")).text)
+        whole = format_money(total, "USD", MESSAGE_LOCALE)
+        assert f"Refund of {whole} requested: damaged; the buyer offers to return the item" in text
+        assert "Return accepted: send the item to Returns, 1 Main St, Berlin" in text
+        assert "Item returned, tracking number RT55501" in text
+        assert (
+            f"Returned item received; the seller refunded {format_money(total, 'USD', MESSAGE_LOCALE)}"
+            in text
+        )

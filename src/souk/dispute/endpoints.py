@@ -1,13 +1,24 @@
-"""JSON routes under /api/v1: refund requests and disputes, and the operators' rulings."""
+"""JSON routes under /api/v1: refund requests and disputes, and the operators' rulings.
+
+Evidence photos (up to 3 JPEG, PNG or WebP images) go with a multipart form: ``POST /disputes/with-images`` (the
+fields of ``DisputeCreate`` and ``images`` files) and ``POST /disputes/{id}/messages/with-images`` (``body`` and
+``images``). Opening a request moves money later and takes an ``Idempotency-Key``; as a multipart body's bytes
+differ between retries (the boundary), its request hash is the sha256 of the canonical JSON
+``{"fields": <the DisputeCreate values>, "images": [<sha256 hex of each file, in order>]}``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from souk.deps import ApiActor, DbSession
+from souk.deps import ApiActor, DbSession, Storage
 from souk.dispute import tasks  # noqa: F401  (registers the dispute timers)
 from souk.dispute.schemas import (
     DisputeAccept,
@@ -19,9 +30,10 @@ from souk.dispute.schemas import (
     DisputeStatus,
     ReturnTracking,
 )
-from souk.dispute.service import dispute_service
+from souk.dispute.service import MAX_IMAGES, dispute_service
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
 from souk.kit.schemas import IdPath
+from souk.kit.uploads import read_upload
 
 router = APIRouter()
 TAG = "Disputes"
@@ -51,6 +63,67 @@ async def open_dispute(
         return 201, await dispute_service.open(session, actor, body)
 
     return await idempotent(session, actor, request, key, compute)
+
+
+def multipart_hash(fields: dict[str, Any], images: list[bytes]) -> str:
+    """The idempotency hash of a multipart request: its validated fields and the digests of its files."""
+    value = {"fields": fields, "images": [hashlib.sha256(data).hexdigest() for data in images]}
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+ImageFiles = Annotated[
+    list[UploadFile] | None, File(description=f"up to {MAX_IMAGES} evidence photos (JPEG, PNG or WebP)")
+]
+
+
+async def _read_images(images: list[UploadFile] | None, storage: Storage) -> list[bytes]:
+    # one past the limit is read so that the service refuses "too many" with a 422 naming ``images``
+    return [await read_upload(f, storage.max_bytes, "images") for f in (images or [])[: MAX_IMAGES + 1]]
+
+
+@router.post(
+    "/disputes/with-images",
+    tags=[TAG],
+    summary=f"Ask for a refund with up to {MAX_IMAGES} evidence photos (multipart form)",
+    description="The fields of the JSON route as form fields, and `images` files. 422 naming `images` for a "
+    "file that is not an image or more than 3 files; 413 for a file above the upload limit. Send an "
+    "`Idempotency-Key` header: the request hash covers the form fields and the files' sha256 digests.",
+    response_model=DisputeRead,
+    status_code=201,
+    responses={413: {"description": "a file is larger than the upload limit"}},
+)
+async def open_dispute_with_images(
+    request: Request,
+    seller_order_id: Annotated[str, Form(description="the store order")],
+    reason: Annotated[str, Form(description="not_received, not_as_described, damaged or other")],
+    actor: ApiActor,
+    session: DbSession,
+    storage: Storage,
+    amount: Annotated[str | None, Form(description="minor units; omitted: everything not refunded")] = None,
+    message: Annotated[str, Form()] = "",
+    wants_return: Annotated[str | None, Form(description="true: send the item back")] = None,
+    images: ImageFiles = None,
+    key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    raw: dict[str, Any] = {"seller_order_id": seller_order_id, "reason": reason, "message": message}
+    if amount not in (None, ""):
+        raw["amount"] = amount
+    if wants_return not in (None, ""):
+        raw["wants_return"] = wants_return
+    try:
+        body = DisputeCreate.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from error
+    data = await _read_images(images, storage)
+
+    async def compute() -> tuple[int, Any]:
+        return 201, await dispute_service.open(session, actor, body, data, storage=storage)
+
+    digest = multipart_hash(body.model_dump(mode="json"), data)
+    return await idempotent(session, actor, request, key, compute, request_hash=digest)
 
 
 @router.get(
@@ -163,6 +236,34 @@ async def post_message(
     dispute_id: IdPath, body: DisputeMessage, actor: ApiActor, session: DbSession
 ) -> DisputeRead:
     return await dispute_service.add_message(session, actor, dispute_id, body.body)
+
+
+@router.post(
+    "/disputes/{dispute_id}/messages/with-images",
+    tags=[TAG],
+    summary=f"Write in the dispute's log with up to {MAX_IMAGES} evidence photos (multipart form)",
+    description="A `body` field and `images` files. 422 naming `images` for a file that is not an image or "
+    "more than 3 files; 413 for a file above the upload limit.",
+    response_model=DisputeRead,
+    status_code=201,
+    responses={413: {"description": "a file is larger than the upload limit"}},
+)
+async def post_message_with_images(
+    dispute_id: IdPath,
+    body: Annotated[str, Form(description="the message")],
+    actor: ApiActor,
+    session: DbSession,
+    storage: Storage,
+    images: ImageFiles = None,
+) -> DisputeRead:
+    try:
+        text = DisputeMessage.model_validate({"body": body}).body
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from error
+    data = await _read_images(images, storage)
+    return await dispute_service.add_message(session, actor, dispute_id, text, data, storage=storage)
 
 
 @router.get(

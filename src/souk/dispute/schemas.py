@@ -85,6 +85,7 @@ class DisputeRead(ReadSchema):
     resolution_note: str | None
     respond_by: datetime | None
     escalate_by: datetime | None
+    return_by: datetime | None = None
     escalated_at: datetime | None
     resolved_at: datetime | None
     created_at: datetime

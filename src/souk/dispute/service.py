@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -298,11 +298,17 @@ class DisputeService:
         )
 
     async def _move(
-        self, session: AsyncSession, dispute_id: int, from_statuses: Sequence[str], values: dict[str, Any]
+        self,
+        session: AsyncSession,
+        dispute_id: int,
+        from_statuses: Sequence[str],
+        values: dict[str, Any],
+        *,
+        also: Sequence[ColumnElement[bool]] = (),
     ) -> bool:
         result = await session.execute(
             update(Dispute)
-            .where(Dispute.id == dispute_id, Dispute.status.in_(list(from_statuses)))
+            .where(Dispute.id == dispute_id, Dispute.status.in_(list(from_statuses)), *also)
             .values(**values, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
@@ -401,11 +407,18 @@ class DisputeService:
                     fields={"return_address": "required"},
                 )
             now = utcnow()
+            so = await self._seller_order(session, dispute)
+            return_by = now + get_policy(so.trade_model).return_ship_window
             if not await self._move(
                 session,
                 dispute.id,
                 ["awaiting_seller"],
-                {"status": "awaiting_return", "return_address": return_address, "respond_by": None},
+                {
+                    "status": "awaiting_return",
+                    "return_address": return_address,
+                    "respond_by": None,
+                    "return_by": return_by,
+                },
             ):
                 raise DisputeNotAllowed("The request changed meanwhile; reload it.")
             self._log(
@@ -416,14 +429,16 @@ class DisputeService:
                 role="seller",
                 at=now,
                 body=return_address,
-                data={"return": True},
+                data={"return": True, "return_address": return_address},
             )
-            so = await self._seller_order(session, dispute)
             await self._tell_buyer(
                 session,
                 so,
                 f"Order {so.number}: the seller accepted your return",
-                body=f"Send the item to: {return_address}. Then add the return tracking number.",
+                body=(
+                    f"Send the item to: {return_address}. Then add the return tracking number by "
+                    f"{return_by:%Y-%m-%d %H:%M} UTC, or the request closes without a refund."
+                ),
             )
             await session.flush()
         elif not (
@@ -461,7 +476,12 @@ class DisputeService:
             session,
             dispute.id,
             ["awaiting_return"],
-            {"return_tracking_number": tracking_number, "return_shipped_at": now, "respond_by": refund_by},
+            {
+                "return_tracking_number": tracking_number,
+                "return_shipped_at": now,
+                "respond_by": refund_by,
+                "return_by": None,
+            },
         ):
             raise DisputeNotAllowed("The request changed meanwhile; reload it.")
         self._log(
@@ -525,7 +545,16 @@ class DisputeService:
             },
         ):
             raise DisputeNotAllowed("Only a request waiting for the seller's answer can be rejected.")
-        self._log(session, dispute, "rejected", actor_id=user_id, role="seller", at=now, body=reason)
+        self._log(
+            session,
+            dispute,
+            "rejected",
+            actor_id=user_id,
+            role="seller",
+            at=now,
+            body=reason,
+            data={"reason": reason},
+        )
         await self._tell_buyer(
             session,
             so,
@@ -723,6 +752,31 @@ class DisputeService:
             note="Not escalated in time: closed.",
         )
 
+    async def expire_return(
+        self, session: AsyncSession, dispute_id: int, *, now: datetime | None = None
+    ) -> bool:
+        """An accepted return whose buyer gave no return tracking number by ``return_by`` closes without a
+        refund (released to the seller; the receipt timer runs again; both sides are told)."""
+        now = now or utcnow()
+        dispute = await self._dispute(session, dispute_id)
+        if (
+            dispute is None
+            or dispute.status != "awaiting_return"
+            or dispute.return_tracking_number
+            or dispute.return_by is None
+            or dispute.return_by > now
+        ):
+            return False
+        return await self._release(
+            session,
+            dispute,
+            ["awaiting_return"],
+            actor_id=None,
+            role="system",
+            note="The item was not sent back in time (no return tracking number): closed without a refund.",
+            also=[Dispute.return_tracking_number.is_(None)],
+        )
+
     async def pause_shipped(self, session: AsyncSession, seller_order_id: int) -> bool:
         """A seller order with an open dispute was shipped after the dispute opened: its receipt timer is
         paused too (the dispute timer sweep calls this)."""
@@ -776,6 +830,7 @@ class DisputeService:
                 "resolved_at": now,
                 "respond_by": None,
                 "escalate_by": None,
+                "return_by": None,
                 **(extra or {}),
             },
         ):
@@ -854,6 +909,7 @@ class DisputeService:
         actor_id: int | None,
         role: str,
         note: str,
+        also: Sequence[ColumnElement[bool]] = (),
     ) -> bool:
         """Close the dispute without a refund: the money stays in escrow and the receipt timer runs again."""
         now = utcnow()
@@ -869,7 +925,9 @@ class DisputeService:
                 "resolved_at": now,
                 "respond_by": None,
                 "escalate_by": None,
+                "return_by": None,
             },
+            also=also,
         ):
             return False
         so = await self._seller_order(session, dispute)

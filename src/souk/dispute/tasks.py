@@ -6,6 +6,8 @@ state (a row handled twice changes once):
   confirmed ``RETURN_REFUND_DAYS`` after the buyer gave its tracking number is refunded;
 - ``dispute.pause_receipt``: a seller order shipped while a dispute on it was open gets its receipt timer paused
   (opening a dispute pauses a running timer; this covers a timer started afterwards);
+- ``dispute.expire_return``: an accepted return whose buyer gave no return tracking number by ``return_by`` (the
+  policy's ``return_ship_window`` after the seller accepted) closes without a refund; the receipt timer runs again;
 - ``dispute.expire_rejected``: a rejected request the buyer has not escalated by ``escalate_by`` closes (released
   to the seller, the receipt timer runs again) or goes to an operator, as the policy says.
 """
@@ -49,6 +51,25 @@ async def expire_rejected(session: AsyncSession, now: datetime) -> int:
     handled = 0
     for dispute in due:
         if await dispute_service.expire_rejected(session, dispute.id, now=now):
+            handled += 1
+    return handled
+
+
+@timer("dispute.expire_return", every_seconds=60)
+async def expire_return(session: AsyncSession, now: datetime) -> int:
+    due = await claim_due(
+        session,
+        select(Dispute)
+        .where(
+            Dispute.status == "awaiting_return",
+            Dispute.return_tracking_number.is_(None),
+            Dispute.return_by <= now,
+        )
+        .order_by(Dispute.return_by, Dispute.id),
+    )
+    handled = 0
+    for dispute in due:
+        if await dispute_service.expire_return(session, dispute.id, now=now):
             handled += 1
     return handled
 

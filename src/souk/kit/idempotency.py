@@ -160,9 +160,11 @@ def _check_key(key: str | None, required: bool) -> str | None:
 
 
 async def read_idempotent_request(
-    actor: Actor, request: Request, key: str | None, *, required: bool = True
+    actor: Actor, request: Request, key: str | None, *, required: bool = True, request_hash: str | None = None
 ) -> IdempotentRequest | None:
-    """Who sends which key for which request (None: no key on a route where it is optional)."""
+    """Who sends which key for which request (None: no key on a route where it is optional). ``request_hash``:
+    the caller's own hash of the request, for bodies whose bytes differ between retries (a multipart form's
+    boundary); by default ``canonical_hash`` of the body."""
     user_id = require_user(actor)
     checked = _check_key(key, required)
     if checked is None:
@@ -172,7 +174,7 @@ async def read_idempotent_request(
         key=checked,
         method=request.method.upper(),
         path=request.url.path,
-        request_hash=canonical_hash(await request.body()),
+        request_hash=request_hash or canonical_hash(await request.body()),
     )
 
 
@@ -290,9 +292,11 @@ async def idempotent(
     compute: Callable[[], Awaitable[tuple[int, Any]]],
     *,
     required: bool = True,
+    request_hash: str | None = None,
 ) -> JSONResponse:
-    """Run ``compute`` (which returns ``(status, body)``) at most once per key, in the request's transaction."""
-    req = await read_idempotent_request(actor, request, key, required=required)
+    """Run ``compute`` (which returns ``(status, body)``) at most once per key, in the request's transaction
+    (``request_hash``: see ``read_idempotent_request``)."""
+    req = await read_idempotent_request(actor, request, key, required=required, request_hash=request_hash)
     if req is None:
         status, body = await compute()
         return JSONResponse(jsonable_encoder(body), status_code=status)

@@ -4,7 +4,8 @@ A dispute lives while its seller order is in escrow (paid or shipped, before rec
 ``awaiting_seller`` (deadline ``respond_by``), ``awaiting_buyer`` after the seller rejected it (deadline
 ``escalate_by``), ``escalated`` to an operator, ``awaiting_return`` (the seller accepted a request that asks to
 send the item back and gave a return address; the refund is paid when the seller confirms the return arrived, or
-automatically ``RETURN_REFUND_DAYS`` after the buyer gave the return tracking number: deadline ``respond_by``), or
+automatically ``RETURN_REFUND_DAYS`` after the buyer gave the return tracking number: deadline ``respond_by``;
+before that the buyer gives the tracking number by ``return_by``, else the request closes without a refund), or
 ``resolved`` with an ``outcome``. At most one dispute per seller
 order is open at a time (a partial unique index on the open statuses).
 """
@@ -54,6 +55,8 @@ class Dispute(Timestamped, Base):
     # deadlines swept by the worker
     respond_by: Mapped[datetime | None] = mapped_column(index=True)
     escalate_by: Mapped[datetime | None] = mapped_column(index=True)
+    # an accepted return: the buyer gives the return tracking number by then, else the request closes
+    return_by: Mapped[datetime | None] = mapped_column(index=True)
     escalated_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from souk.kit.money import format_money
 from souk.models import Order, OrderEvent, Payment, SellerOrder
@@ -75,7 +76,47 @@ def event_text(event: OrderEvent, currency: str) -> str:
         return "Receipt timer paused"
     if kind == "receipt_timer_resumed":
         return "Receipt timer resumed"
+    if kind.startswith("dispute_"):
+        return _dispute_text(kind.removeprefix("dispute_"), event.actor_role, data, currency)
     return kind.replace("_", " ").capitalize()
+
+
+def _dispute_text(kind: str, role: str | None, data: dict[str, Any], currency: str) -> str:
+    """A refund request's step on the order timeline (the dispute service logs them as ``dispute_<kind>``)."""
+    amount = _money(data.get("amount"), currency)
+    if kind == "opened":
+        reason = str(data.get("reason") or "").replace("_", " ")
+        text = f"Refund of {amount} requested: {reason}" if amount else f"Refund requested: {reason}"
+        return text + ("; the buyer offers to return the item" if data.get("wants_return") else "")
+    if kind == "accepted" and data.get("return"):
+        where = data.get("return_address")
+        return f"Return accepted: send the item to {where}" if where else "Return accepted"
+    if kind == "accepted":
+        return f"The seller refunded {amount}"
+    if kind == "return_shipped":
+        return f"Item returned, tracking number {data.get('tracking_number', '')}"
+    if kind == "return_received":
+        return f"Returned item received; the seller refunded {amount}"
+    if kind == "rejected":
+        why = data.get("reason")
+        return (
+            f"The seller rejected the refund request: {why}"
+            if why
+            else "The seller rejected the refund request"
+        )
+    if kind == "escalated":
+        if role == "system":
+            return "Escalated to the marketplace: the seller did not answer in time"
+        return "Escalated to the marketplace"
+    if kind == "ruled":
+        return f"The marketplace ruled: refund {amount}"
+    if kind == "auto_refunded":
+        return f"{amount} refunded automatically: the seller did not answer in time"
+    if kind == "released":
+        if role == "operator":
+            return "The marketplace ruled: no refund, payment goes to the seller"
+        return "Refund request closed without a refund"
+    return "Refund request: " + kind.replace("_", " ")
 
 
 def buyer_next_action(so: SellerOrder, payment: Payment | None, now: datetime) -> NextAction:

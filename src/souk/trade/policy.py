@@ -87,6 +87,9 @@ class TradePolicy:
     min_payout: Decimal
     # seller credit bands, lowest first; points are +1 / 0 / -1 per counted review
     credit_levels: tuple[CreditLevel, ...]
+    # after the seller accepts a return the buyer has this long to give the return tracking number; then the
+    # request closes without a refund and the receipt timer runs again
+    return_ship_days: int = 7
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -139,6 +142,10 @@ class TradePolicy:
         return timedelta(days=self.claim_window_days)
 
     @property
+    def return_ship_window(self) -> timedelta:
+        return timedelta(days=self.return_ship_days)
+
+    @property
     def review_window(self) -> timedelta:
         return timedelta(days=self.review_window_days)
 
@@ -178,6 +185,7 @@ _DAYS_FIELDS = (
     "refund_response_days",
     "escalation_window_days",
     "review_window_days",
+    "return_ship_days",
 )
 
 

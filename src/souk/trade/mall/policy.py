@@ -28,6 +28,7 @@ POLICY = TradePolicy(
     escalation_default="escalate",
     claim_window_days=15,
     review_window_days=15,
+    return_ship_days=7,
     min_payout=Decimal("100"),
     credit_levels=CREDIT_LEVELS,
 )

@@ -27,6 +27,7 @@ POLICY = TradePolicy(
     escalation_default="escalate",
     claim_window_days=30,
     review_window_days=30,
+    return_ship_days=7,
     min_payout=Decimal("100"),
     credit_levels=(
         CreditLevel(0, "New supplier"),

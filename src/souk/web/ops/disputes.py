@@ -12,7 +12,9 @@ from souk.deps import DbSession, Storage
 from souk.dispute.schemas import DisputeRuling
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
+from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
+from souk.order.views import event_text
 from souk.web.buyer.disputes import REASONS
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
@@ -67,6 +69,7 @@ async def dispute_page(
             "outcomes": OUTCOMES,
             "reasons": dict(REASONS),
             "media_url": storage.url,
+            "timeline_text": {e.id: event_text(e, case["seller_order"].currency) for e in case["timeline"]},
         },
     )
 
@@ -74,12 +77,13 @@ async def dispute_page(
 @router.post("/ops/disputes/{dispute_id}/ruling")
 async def rule(request: Request, dispute_id: IdPath, actor: UserPage, session: DbSession) -> Response:
     values = form_values(await checked_form(request))
-    amount = values.get("amount", "").strip()
+    typed = values.get("amount", "").strip()
     try:
+        currency = (await dispute_service.case(session, actor, dispute_id))["dispute"].currency
         ruling = DisputeRuling.model_validate(
             {
                 "outcome": values.get("outcome", ""),
-                "amount": amount or None,
+                "amount": parse_amount(typed, currency) if typed else None,
                 "reason": values.get("reason", ""),
             }
         )
