@@ -133,6 +133,10 @@ class ClaimedJob:
     max_attempts: int
 
 
+class _StopRequested(Exception):
+    """Raised inside a claim to roll it back when the worker is stopping."""
+
+
 class _LeaseLost(Exception):
     """This worker no longer holds the job (its lease expired and it was taken back)."""
 
@@ -180,6 +184,12 @@ class Worker:
             "locked_until": now + self.lease,
             "attempts": Job.attempts + 1,
         }
+        try:
+            return await self._claim(limit, now, values)
+        except _StopRequested:
+            return []  # the claim rolled back: a stopping worker takes nothing new
+
+    async def _claim(self, limit: int, now: datetime, values: dict[str, Any]) -> list[ClaimedJob]:
         async with self.sessionmaker() as session, session.begin():
             due = (
                 select(Job.id)
@@ -190,6 +200,10 @@ class Worker:
             ids = list((await session.scalars(skip_locked(session, due))).all())
             if not ids:
                 return []
+            if self.stopping:
+                # stop() came while this claim waited for the database: whatever it found (even a job enqueued
+                # after the stop) is left for the next worker
+                raise _StopRequested
             if dialect_of(session) == "postgresql":
                 # the rows are locked by this transaction: nobody else can claim them
                 await session.execute(
