@@ -9,4 +9,5 @@ from fixtures.ledger import *  # noqa: F403
 from fixtures.listings import *  # noqa: F403
 from fixtures.orders import *  # noqa: F403
 from fixtures.party import *  # noqa: F403
+from fixtures.sourcing import *  # noqa: F403
 from fixtures.worker import *  # noqa: F403

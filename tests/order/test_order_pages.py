@@ -6,7 +6,7 @@ import html
 import re
 from datetime import timedelta
 
-from fixtures.core import form, login_as
+from fixtures.core import api_token_for, form, login_as
 from fixtures.orders import CARD_DECLINED, seller_orders, ship
 from souk.kit.clock import clock
 from souk.models import User
@@ -81,6 +81,22 @@ class TestBuyerOrderPages:
         r = await client.post(f"/orders/{paid.id}/seller-orders/{surface_id}/cancel", data={})
         assert r.status_code == 403
         await assert_ledger_balanced(session)
+
+    async def test_timeline_amounts_follow_the_visitors_locale(self, client, session, market, buy):
+        m = await market()
+        order = await buy(m)
+        await login_as(client, session, await session.get(User, m.buyer_id))
+        headers = await api_token_for(session, await session.get(User, m.buyer_id))
+        await session.commit()
+        us = text_of((await client.get(f"/orders/{order.id}", headers={"Accept-Language": "en-US"})).text)
+        assert "Paid $" in us and "Paid US$" not in us
+        de = text_of((await client.get(f"/orders/{order.id}", headers={"Accept-Language": "de-DE"})).text)
+        assert "Paid " in de and "$; the money is held in escrow" in de.replace("\xa0", " ")
+        api = (
+            await client.get(f"/api/v1/orders/{order.id}", headers={**headers, "Accept-Language": "en-US"})
+        ).json()
+        paid = [e for so in api["seller_orders"] for e in so["timeline"] if e["kind"] == "paid"]
+        assert paid and paid[0]["text"].startswith("Paid US$")
 
     async def test_cancel_unpaid_and_other_buyers_404(self, client, session, market, buy, user_factory):
         m = await market()

@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.demo import images
+from souk.demo.activity import build_activity
 from souk.demo.catalog import COLOURS
 from souk.demo.departments import DEPARTMENTS
 from souk.demo.parties import (
@@ -226,6 +227,9 @@ async def build_demo(
         batch = product_ids[start : start + INDEX_BATCH]
         await index_products(session, batch)
         report.advance(len(batch))
+
+    # buying activity through the real services: orders in every state, reviews, refunds, a dispute
+    await build_activity(session, reporter=report)
 
     summary = await demo_summary(session)
     summary.seconds = time.perf_counter() - started

@@ -2,6 +2,9 @@
 
 - ``dispute.refunds_match_ledger``: for every seller order with a resolved dispute, what its disputes refunded
   equals the ledger's ``refund`` entries of those disputes (keys ``so:<id>:refund:dispute-<dispute id>``).
+
+Like the other domains' audits it reads the tables with its own statements, not through ``DisputeRepository``
+(which holds the SQL of the service, the queries and the timers): a check does not share the code it checks.
 """
 
 from __future__ import annotations

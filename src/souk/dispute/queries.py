@@ -1,33 +1,30 @@
-"""The read side of refund requests and disputes: scoped reads for buyers, stores and operators."""
+"""The read side of refund requests and disputes: reads scoped to the actor for buyers, stores and operators,
+and the read models the API and the pages show. Every statement runs in ``souk.dispute.repository``; scoping
+goes through it (a dispute of the buyer, of ``souk.authz.store_ids(actor, ...)``, a seller order of the buyer),
+so out of scope is a 404 and no owner id is compared here. The transitions live in ``souk.dispute.service``
+(``DisputeService`` extends this)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
-from souk.authz import get_store_for, require_operator
-from souk.dispute.errors import (
-    DisputeNotFound,
-)
+from souk.authz import get_store_for, require_operator, store_ids
+from souk.dispute.errors import DisputeNotFound
+from souk.dispute.repository import DisputeRepository
 from souk.dispute.schemas import DisputeEventRead, DisputeRead
 from souk.errors import NotFound
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
-from souk.models import Dispute, DisputeEvent, OrderEvent, SellerOrder
-from souk.models.dispute import OPEN_DISPUTE_STATUSES
+from souk.models import Dispute, DisputeEvent, SellerOrder
 from souk.order.repository import OrderRepository
 
-DISPUTABLE = ("paid", "shipped")
 REFUND_OUTCOMES = ("refund_full", "refund_partial")
-# evidence photos per step (opening, a message)
-MAX_IMAGES = 3
-# a returned item is refunded automatically this long after the buyer gave the return tracking number, unless the
-# seller confirmed its arrival before
-RETURN_REFUND_DAYS = 10
+# how many disputes a list shows
+LIST_LIMIT = 200
 
 
 class DisputeQueries:
@@ -36,15 +33,11 @@ class DisputeQueries:
     # --- reads ------------------------------------------------------------------------------------------
 
     async def _dispute(self, session: AsyncSession, dispute_id: int) -> Dispute | None:
-        return await session.scalar(
-            select(Dispute).where(Dispute.id == dispute_id).execution_options(populate_existing=True)
-        )
+        """Unscoped: for operators, timers and re-reads after a scoped read."""
+        return await DisputeRepository(session).dispute(dispute_id)
 
     async def _events(self, session: AsyncSession, dispute_id: int) -> Sequence[DisputeEvent]:
-        rows = await session.scalars(
-            select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id).order_by(DisputeEvent.id)
-        )
-        return rows.all()
+        return await DisputeRepository(session).events(dispute_id)
 
     async def read(self, session: AsyncSession, dispute: Dispute, *, events: bool = True) -> DisputeRead:
         result = DisputeRead.model_validate(dispute)
@@ -55,15 +48,22 @@ class DisputeQueries:
         return result
 
     async def for_buyer(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
-        dispute = await self._dispute(session, dispute_id)
-        if dispute is None or actor.user_id is None or dispute.opened_by_id != actor.user_id:
+        """A dispute the actor opened (else 404)."""
+        if actor.user_id is None:
+            raise DisputeNotFound()
+        dispute = await DisputeRepository(session).dispute_of_buyer(dispute_id, actor.user_id)
+        if dispute is None:
             raise DisputeNotFound()
         return dispute
 
     async def _for_store(
         self, session: AsyncSession, actor: Actor, dispute_id: int, permission: str
     ) -> Dispute:
-        dispute = await self._dispute(session, dispute_id)
+        """A dispute about one of the actor's stores (else 404) on which the actor holds ``permission`` (else
+        403)."""
+        dispute = await DisputeRepository(session).dispute_of_stores(
+            dispute_id, store_ids(actor, "store:read")
+        )
         if dispute is None:
             raise DisputeNotFound()
         try:
@@ -72,67 +72,54 @@ class DisputeQueries:
             raise DisputeNotFound() from None
         return dispute
 
-    async def get(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
-        """One dispute with its log, for its buyer, the store's people or an operator (else 404)."""
-        dispute = await self._dispute(session, dispute_id)
+    async def _visible(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
+        """A dispute for its buyer, the store's people or an operator (else 404)."""
+        repo = DisputeRepository(session)
+        if actor.is_operator:
+            dispute = await repo.dispute(dispute_id)
+        elif actor.user_id is None:
+            dispute = None
+        else:
+            dispute = await repo.dispute_of_buyer_or_stores(
+                dispute_id, actor.user_id, store_ids(actor, "store:read")
+            )
         if dispute is None:
             raise DisputeNotFound()
-        if dispute.opened_by_id != actor.user_id and not actor.is_operator:
-            await self._for_store(session, actor, dispute_id, "store:read")
-        return await self.read(session, dispute)
+        return dispute
+
+    async def get(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
+        """One dispute with its log, for its buyer, the store's people or an operator (else 404)."""
+        return await self.read(session, await self._visible(session, actor, dispute_id))
 
     async def list_for_buyer(self, session: AsyncSession, actor: Actor) -> list[DisputeRead]:
         if actor.user_id is None:
             return []
-        rows = await session.scalars(
-            select(Dispute)
-            .where(Dispute.opened_by_id == actor.user_id)
-            .order_by(Dispute.id.desc())
-            .limit(200)
-        )
-        return [await self.read(session, d, events=False) for d in rows.all()]
+        rows = await DisputeRepository(session).of_buyer(actor.user_id, LIST_LIMIT)
+        return [await self.read(session, d, events=False) for d in rows]
 
     async def list_for_store(self, session: AsyncSession, actor: Actor, store_id: int) -> list[DisputeRead]:
         store = await get_store_for(session, actor, store_id, "store:read")
-        rows = await session.scalars(
-            select(Dispute).where(Dispute.store_id == store.id).order_by(Dispute.id.desc()).limit(200)
-        )
-        return [await self.read(session, d, events=False) for d in rows.all()]
+        rows = await DisputeRepository(session).of_store(store.id, LIST_LIMIT)
+        return [await self.read(session, d, events=False) for d in rows]
 
     async def list_for_operator(
         self, session: AsyncSession, actor: Actor, status: str | None = "escalated"
     ) -> list[DisputeRead]:
         require_operator(actor)
-        stmt = select(Dispute).order_by(Dispute.id.desc()).limit(200)
-        if status:
-            stmt = stmt.where(Dispute.status == status)
-        return [await self.read(session, d, events=False) for d in (await session.scalars(stmt)).all()]
+        rows = await DisputeRepository(session).latest(status, LIST_LIMIT)
+        return [await self.read(session, d, events=False) for d in rows]
 
     async def counts(self, session: AsyncSession) -> dict[str, int]:
         """How many disputes are in each status (the operators' queue)."""
-        rows = await session.execute(select(Dispute.status, func.count()).group_by(Dispute.status))
-        return {status: int(n) for status, n in rows.all()}
+        return await DisputeRepository(session).status_counts()
 
     async def open_for(self, session: AsyncSession, seller_order_ids: Sequence[int]) -> dict[int, Dispute]:
         """The open dispute of each of these seller orders (for the order pages)."""
-        if not seller_order_ids:
-            return {}
-        rows = await session.scalars(
-            select(Dispute).where(
-                Dispute.seller_order_id.in_(list(seller_order_ids)),
-                Dispute.status.in_(OPEN_DISPUTE_STATUSES),
-            )
-        )
-        return {d.seller_order_id: d for d in rows.all()}
+        return await DisputeRepository(session).open_for(seller_order_ids)
 
     async def refunded_amount(self, session: AsyncSession, seller_order_id: int) -> int:
         """What disputes of this seller order have refunded so far."""
-        total = await session.scalar(
-            select(func.coalesce(func.sum(Dispute.resolved_amount), 0)).where(
-                Dispute.seller_order_id == seller_order_id, Dispute.outcome.in_(REFUND_OUTCOMES)
-            )
-        )
-        return int(total or 0)
+        return await DisputeRepository(session).resolved_total(seller_order_id, REFUND_OUTCOMES)
 
     async def refundable(self, session: AsyncSession, so: SellerOrder) -> int:
         """What may still be asked for: what is left in the seller order's escrow."""
@@ -146,18 +133,14 @@ class DisputeQueries:
         if dispute is None:
             raise DisputeNotFound()
         so = await self._seller_order(session, dispute)
-        timeline = (
-            await session.scalars(
-                select(OrderEvent).where(OrderEvent.seller_order_id == so.id).order_by(OrderEvent.id)
-            )
-        ).all()
+        timeline = await DisputeRepository(session).timeline(so.id)
         entries = []
         for entry in await ledger_service.entries_for(session, ("seller_order", so.id)):
             entries.append({"entry": entry, "postings": await ledger_service.postings_of(session, entry.id)})
         return {
             "dispute": await self.read(session, dispute),
             "seller_order": so,
-            "timeline": list(timeline),
+            "timeline": timeline,
             "ledger": entries,
             "refundable": await self.refundable(session, so),
         }
@@ -169,17 +152,15 @@ class DisputeQueries:
 
     async def seller_order_of(self, session: AsyncSession, actor: Actor, dispute_id: int) -> SellerOrder:
         """The seller order a dispute is about, for whoever may read the dispute (else 404)."""
-        dispute = await self._dispute(session, dispute_id)
-        if dispute is None:
-            raise DisputeNotFound()
-        await self.get(session, actor, dispute_id)
-        return await self._seller_order(session, dispute)
+        return await self._seller_order(session, await self._visible(session, actor, dispute_id))
 
     async def buyer_seller_order(
         self, session: AsyncSession, actor: Actor, seller_order_id: int
     ) -> SellerOrder:
         """One of the actor's own seller orders, the one a refund request would be about (else 404)."""
-        so = await OrderRepository(session).seller_order(seller_order_id)
-        if so is None or actor.user_id is None or so.buyer_id != actor.user_id:
+        if actor.user_id is None:
+            raise DisputeNotFound()
+        so = await DisputeRepository(session).seller_order_of_buyer(seller_order_id, actor.user_id)
+        if so is None:
             raise DisputeNotFound()
         return so

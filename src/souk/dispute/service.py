@@ -17,6 +17,13 @@ order's escrow: ledger ``refund_before_release`` with key ``so:<id>:refund:dispu
 provider's refund. Refunding everything still in escrow moves the seller order to ``refunded`` (units of an
 unshipped order go back on hand); a partial refund leaves the rest in escrow and the receipt timer runs again.
 Opening a dispute pauses the receipt timer of a shipped seller order.
+
+The split: this module holds the rules (who may take which step, amounts, deadlines, what each step pays and
+tells); ``souk.dispute.queries`` (which ``DisputeService`` extends) the scoped reads and read models;
+``souk.dispute.repository`` every SQL statement of disputes (scoped selects, the conditional moves, inserts, the
+timers' claims); ``souk.order.repository`` the seller order's statements. Who may touch a dispute is decided by
+scoped reads (a seller order or dispute of the buyer, a dispute of ``souk.authz.store_ids(actor, ...)``): out of
+scope is the same 404 as a missing one, and no owner id is compared here.
 """
 
 from __future__ import annotations
@@ -26,8 +33,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
@@ -38,7 +43,8 @@ from souk.dispute.errors import (
     DisputeNotFound,
     RefundAmountInvalid,
 )
-from souk.dispute.queries import DisputeQueries
+from souk.dispute.queries import REFUND_OUTCOMES, DisputeQueries
+from souk.dispute.repository import DisputeRepository
 from souk.dispute.schemas import DisputeCreate, DisputeRead, DisputeRuling
 from souk.errors import Invalid
 from souk.kit.clock import utcnow
@@ -46,16 +52,15 @@ from souk.kit.money import Money, format_money
 from souk.kit.uploads import MediaStorage, StoredImage
 from souk.ledger import postings
 from souk.ledger.service import ledger_service
-from souk.models import Dispute, DisputeEvent, Order, SellerOrder
+from souk.models import Dispute, SellerOrder
 from souk.notification.service import notification_service
 from souk.order.queries import buyer_link, seller_link
-from souk.order.repository import OrderRepository
+from souk.order.repository import OrderRepository, stocked
 from souk.order.service import order_service
 from souk.payment.service import payment_service
 from souk.trade.policy import get_policy
 
 DISPUTABLE = ("paid", "shipped")
-REFUND_OUTCOMES = ("refund_full", "refund_partial")
 # evidence photos per step (opening, a message)
 MAX_IMAGES = 3
 # a returned item is refunded automatically this long after the buyer gave the return tracking number, unless the
@@ -114,16 +119,14 @@ class DisputeService(DisputeQueries):
         timeline: bool = True,
         images: list[dict[str, Any]] | None = None,
     ) -> None:
-        session.add(
-            DisputeEvent(
-                dispute_id=dispute.id,
-                kind=kind,
-                actor_id=actor_id,
-                actor_role=role,
-                body=body,
-                data={**(data or {}), **({"images": images} if images else {})},
-                created_at=at,
-            )
+        DisputeRepository(session).add_event(
+            dispute.id,
+            kind,
+            actor_id=actor_id,
+            actor_role=role,
+            at=at,
+            body=body,
+            data={**(data or {}), **({"images": images} if images else {})},
         )
         if timeline:
             OrderRepository(session).add_event(
@@ -153,15 +156,12 @@ class DisputeService(DisputeQueries):
         from_statuses: Sequence[str],
         values: dict[str, Any],
         *,
-        also: Sequence[ColumnElement[bool]] = (),
+        without_return_tracking: bool = False,
     ) -> bool:
-        result = await session.execute(
-            update(Dispute)
-            .where(Dispute.id == dispute_id, Dispute.status.in_(list(from_statuses)), *also)
-            .values(**values, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+        """Move the dispute from one of ``from_statuses``; False when another step moved it first."""
+        return await DisputeRepository(session).move(
+            dispute_id, from_statuses, values, without_return_tracking=without_return_tracking
         )
-        return bool(getattr(result, "rowcount", 0))
 
     # --- opening --------------------------------------------------------------------------------------------
 
@@ -178,9 +178,8 @@ class DisputeService(DisputeQueries):
         confirmed): 404 for someone else's order, 409 when it is in another state or has an open dispute, 422
         when the amount is above what is still in escrow. The receipt timer pauses; the store is told."""
         user_id = require_writer(actor)
-        repo = OrderRepository(session)
-        so = await repo.seller_order(payload.seller_order_id)
-        if so is None or so.buyer_id != user_id:
+        so = await DisputeRepository(session).seller_order_of_buyer(payload.seller_order_id, user_id)
+        if so is None:
             raise DisputeNotFound()
         if so.status not in DISPUTABLE:
             raise DisputeNotAllowed(
@@ -208,12 +207,8 @@ class DisputeService(DisputeQueries):
             created_at=now,
             updated_at=now,
         )
-        try:
-            async with session.begin_nested():
-                session.add(dispute)
-                await session.flush()
-        except IntegrityError:
-            raise DisputeAlreadyOpen() from None
+        if not await DisputeRepository(session).insert(dispute):
+            raise DisputeAlreadyOpen()
         self._log(
             session,
             dispute,
@@ -455,15 +450,17 @@ class DisputeService(DisputeQueries):
         """The buyer, the store or an operator writes in the dispute's log (while it is open), with up to
         ``MAX_IMAGES`` evidence photos (``storage`` needed when there are photos)."""
         user_id = require_writer(actor)
-        dispute = await self._dispute(session, dispute_id)
-        if dispute is None:
-            raise DisputeNotFound()
-        if dispute.opened_by_id == user_id:
+        # the role is the first scoped read that finds it: the buyer's own, any for an operator, the store's
+        dispute = await DisputeRepository(session).dispute_of_buyer(dispute_id, user_id)
+        if dispute is not None:
             role = "buyer"
         elif actor.is_operator:
+            dispute = await self._dispute(session, dispute_id)
+            if dispute is None:
+                raise DisputeNotFound()
             role = "operator"
         else:
-            await self._for_store(session, actor, dispute_id, "store:read")
+            dispute = await self._for_store(session, actor, dispute_id, "store:read")
             role = "seller"
         if not dispute.is_open:
             raise DisputeNotAllowed("This dispute is closed.")
@@ -623,7 +620,7 @@ class DisputeService(DisputeQueries):
             actor_id=None,
             role="system",
             note="The item was not sent back in time (no return tracking number): closed without a refund.",
-            also=[Dispute.return_tracking_number.is_(None)],
+            without_return_tracking=True,
         )
 
     async def pause_shipped(self, session: AsyncSession, seller_order_id: int) -> bool:
@@ -692,7 +689,7 @@ class DisputeService(DisputeQueries):
             reference=("seller_order", so.id),
             memo=f"Order {so.number}: refund request #{dispute.id}",
         )
-        order = await session.get(Order, so.order_id)
+        order = await OrderRepository(session).order(so.order_id)
         if order is not None and order.payment_id is not None:
             await payment_service.refund(session, order.payment_id, amount, f"dispute:{dispute.id}")
         self._log(
@@ -739,7 +736,7 @@ class DisputeService(DisputeQueries):
         ):
             return
         if was == "paid":
-            for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+            for line in stocked(await repo.lines_of([so.id])):
                 on_hand = await repo.restock(line.sku_id, line.quantity)
                 if on_hand is not None:
                     repo.add_movement(
@@ -758,7 +755,7 @@ class DisputeService(DisputeQueries):
         actor_id: int | None,
         role: str,
         note: str,
-        also: Sequence[ColumnElement[bool]] = (),
+        without_return_tracking: bool = False,
     ) -> bool:
         """Close the dispute without a refund: the money stays in escrow and the receipt timer runs again."""
         now = utcnow()
@@ -776,7 +773,7 @@ class DisputeService(DisputeQueries):
                 "escalate_by": None,
                 "return_by": None,
             },
-            also=also,
+            without_return_tracking=without_return_tracking,
         ):
             return False
         so = await self._seller_order(session, dispute)

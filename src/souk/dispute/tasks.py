@@ -1,5 +1,6 @@
-"""The dispute timers (DOMAIN.md "Timers"), swept by the worker through the dispute service, which re-checks the
-state (a row handled twice changes once):
+"""The dispute timers (DOMAIN.md "Timers"), swept by the worker: each claims a batch of due rows through
+``DisputeRepository`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and applies the step through the dispute service,
+which re-checks the state (a row handled twice changes once):
 
 - ``dispute.auto_resolve``: a request the seller has not answered by ``respond_by`` ends with the policy's
   default outcome (the market refunds the requested amount); an accepted return whose item the seller has not
@@ -16,25 +17,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from souk.dispute.repository import DisputeRepository
 from souk.dispute.service import dispute_service
-from souk.models import Dispute, SellerOrder
-from souk.models.dispute import OPEN_DISPUTE_STATUSES
-from souk.worker.timers import claim_due, timer
+from souk.worker.timers import timer
 
 
 @timer("dispute.auto_resolve", every_seconds=60)
 async def auto_resolve(session: AsyncSession, now: datetime) -> int:
-    due = await claim_due(
-        session,
-        select(Dispute)
-        .where(Dispute.status.in_(["awaiting_seller", "awaiting_return"]), Dispute.respond_by <= now)
-        .order_by(Dispute.respond_by, Dispute.id),
-    )
     handled = 0
-    for dispute in due:
+    for dispute in await DisputeRepository(session).due_to_auto_resolve(now):
         if await dispute_service.auto_resolve(session, dispute.id, now=now):
             handled += 1
     return handled
@@ -42,14 +35,8 @@ async def auto_resolve(session: AsyncSession, now: datetime) -> int:
 
 @timer("dispute.expire_rejected", every_seconds=60)
 async def expire_rejected(session: AsyncSession, now: datetime) -> int:
-    due = await claim_due(
-        session,
-        select(Dispute)
-        .where(Dispute.status == "awaiting_buyer", Dispute.escalate_by <= now)
-        .order_by(Dispute.escalate_by, Dispute.id),
-    )
     handled = 0
-    for dispute in due:
+    for dispute in await DisputeRepository(session).due_to_expire_rejected(now):
         if await dispute_service.expire_rejected(session, dispute.id, now=now):
             handled += 1
     return handled
@@ -57,18 +44,8 @@ async def expire_rejected(session: AsyncSession, now: datetime) -> int:
 
 @timer("dispute.expire_return", every_seconds=60)
 async def expire_return(session: AsyncSession, now: datetime) -> int:
-    due = await claim_due(
-        session,
-        select(Dispute)
-        .where(
-            Dispute.status == "awaiting_return",
-            Dispute.return_tracking_number.is_(None),
-            Dispute.return_by <= now,
-        )
-        .order_by(Dispute.return_by, Dispute.id),
-    )
     handled = 0
-    for dispute in due:
+    for dispute in await DisputeRepository(session).due_to_expire_return(now):
         if await dispute_service.expire_return(session, dispute.id, now=now):
             handled += 1
     return handled
@@ -76,20 +53,8 @@ async def expire_return(session: AsyncSession, now: datetime) -> int:
 
 @timer("dispute.pause_receipt", every_seconds=60)
 async def pause_receipt(session: AsyncSession, now: datetime) -> int:
-    due = await claim_due(
-        session,
-        select(SellerOrder)
-        .join(Dispute, Dispute.seller_order_id == SellerOrder.id)
-        .where(
-            SellerOrder.status == "shipped",
-            SellerOrder.auto_confirm_at.is_not(None),
-            Dispute.status.in_(OPEN_DISPUTE_STATUSES),
-        )
-        .order_by(SellerOrder.id),
-        of=SellerOrder,
-    )
     paused = 0
-    for so in due:
+    for so in await DisputeRepository(session).shipped_with_open_dispute():
         if await dispute_service.pause_shipped(session, so.id):
             paused += 1
     return paused

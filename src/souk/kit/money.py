@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -130,15 +131,54 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def parse_amount(text: str, currency: str, field: str = "amount") -> int:
-    """A positive amount typed by a person ("12.50", "1,250.00") in minor units, or a 422 naming ``field``."""
+# What a person may type as an amount: digits with an optional decimal point, optionally grouped by thousands
+# with commas or spaces ("1,250.00", "1 250"). No exponent ("1e5"), no sign other than a leading "-" (reported
+# as negative), and no decimal comma: "12,50" is refused rather than read as 1250.
+_AMOUNT = re.compile(
+    r"(?P<sign>-?)(?P<whole>\d+|\d{1,3}(?:(?P<sep>[, \u00a0\u202f])\d{3})(?:(?P=sep)\d{3})*)?(?:\.(?P<frac>\d*))?",
+    re.ASCII,
+)
+# The largest amount a form accepts unless the caller gives its own limit (far inside a 64-bit column).
+MAX_TYPED_AMOUNT = 10**15
+
+
+def parse_amount(
+    text: str,
+    currency: str,
+    field: str = "amount",
+    *,
+    minimum: int = 1,
+    maximum: int = MAX_TYPED_AMOUNT,
+    hint: str = "must be an amount like {example}",
+    example: int = 1250,
+) -> int:
+    """An amount typed by a person ("12.50", "12.5", " 12 ", "1,250.00") in minor units of ``currency``, or a
+    422 naming ``field``. Every money field of the web forms goes through here, so the same text gets the same
+    answer everywhere: text that is not a plain decimal, and decimals the currency does not have ("12.345" in
+    USD, "4.90" in JPY), give ``hint`` (with ``{example}`` as ``example`` minor units written out, "12.50" or
+    "1250"); then the amount must be between ``minimum`` (1: "more than zero"; 0: "not negative") and
+    ``maximum``."""
     from souk.errors import invalid_field
 
-    cleaned = text.replace(",", "").replace(" ", "").strip()
-    try:
-        value = to_minor(cleaned, currency)
-    except (ArithmeticError, ValueError) as exc:
-        raise invalid_field(field, f"must be an amount like {from_minor(1250, currency)}") from exc
-    if value <= 0:
-        raise invalid_field(field, "must be more than zero")
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None or (match["whole"] is None and not match["frac"]):
+        raise invalid_field(field, hint.format(example=from_minor(example, currency)))
+    whole = re.sub(r"\D", "", match["whole"] or "") or "0"
+    frac = (match["frac"] or "").rstrip("0")
+    digits = minor_digits(currency)
+    if len(frac) > digits:
+        raise invalid_field(field, hint.format(example=from_minor(example, currency)))
+    if len(whole.lstrip("0")) > 30:  # far past any maximum (and int() refuses thousands of digits)
+        raise invalid_field(field, f"must be at most {from_minor(maximum, currency)}")
+    value = int(whole + frac.ljust(digits, "0"))
+    if match["sign"] and value:
+        value = -value
+    if value < minimum:
+        if minimum == 1:
+            raise invalid_field(field, "must be more than zero")
+        if minimum == 0:
+            raise invalid_field(field, "must not be negative")
+        raise invalid_field(field, f"must be at least {from_minor(minimum, currency)}")
+    if value > maximum:
+        raise invalid_field(field, f"must be at most {from_minor(maximum, currency)}")
     return value

@@ -20,6 +20,15 @@ from souk.models.payout import Payout, SimulatedTransfer
 from souk.models.review import CreditPoint, Review, ReviewPhoto, StoreRating
 from souk.models.search import SearchDocument
 from souk.models.shipping import ShippingMethod
+from souk.models.sourcing import (
+    Contract,
+    Offer,
+    PaymentMilestone,
+    Quote,
+    QuoteQuotaUse,
+    Rfq,
+    RfqInvite,
+)
 from souk.models.store import Store
 from souk.models.user import ApiToken, LoginFailure, User, WebSession
 
@@ -31,6 +40,7 @@ __all__ = [
     "Cart",
     "CartLine",
     "Category",
+    "Contract",
     "Conversation",
     "CreditPoint",
     "Dispute",
@@ -46,6 +56,7 @@ __all__ = [
     "Message",
     "MessageAttachment",
     "Notification",
+    "Offer",
     "OpsDecision",
     "Order",
     "OrderEvent",
@@ -53,13 +64,18 @@ __all__ = [
     "Organization",
     "OrganizationDocument",
     "Payment",
+    "PaymentMilestone",
     "PaymentRefund",
     "Payout",
     "PriceTier",
     "Product",
     "ProductImage",
+    "Quote",
+    "QuoteQuotaUse",
     "Review",
     "ReviewPhoto",
+    "Rfq",
+    "RfqInvite",
     "SearchDocument",
     "SellerOrder",
     "Shipment",

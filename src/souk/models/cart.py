@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from souk.models.base import Base, Timestamped, _now
@@ -39,9 +39,11 @@ class CartLine(Base):
     unit_price_amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     added_at: Mapped[datetime] = mapped_column(default=_now)
+    # a sourcing sample: quantity 1 at the product's sample price, whatever its MOQ
+    is_sample: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
-        UniqueConstraint("cart_id", "sku_id"),
+        UniqueConstraint("cart_id", "sku_id", "is_sample"),
         CheckConstraint(f"quantity > 0 AND quantity <= {MAX_LINE_QUANTITY}", name="quantity"),
         CheckConstraint("unit_price_amount > 0", name="unit_price"),
     )

@@ -20,7 +20,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from souk.models.base import Base, Timestamped, _now
 
-DISPUTE_REASONS = ("not_received", "not_as_described", "damaged", "other")
+DISPUTE_REASONS = (
+    "not_received",
+    "not_as_described",
+    "damaged",
+    "other",
+    # trade-assurance claims on a sourcing contract
+    "quality_mismatch",
+    "late_shipment",
+)
+# a refund request (before receipt) or a claim (after receipt, within the policy's claim window)
+DISPUTE_KINDS = ("refund", "claim")
 DISPUTE_STATUSES = ("awaiting_seller", "awaiting_buyer", "escalated", "awaiting_return", "resolved")
 DISPUTE_OUTCOMES = ("refund_full", "refund_partial", "released")
 OPEN_DISPUTE_STATUSES = ("awaiting_seller", "awaiting_buyer", "escalated", "awaiting_return")
@@ -37,6 +47,7 @@ class Dispute(Timestamped, Base):
     seller_order_id: Mapped[int] = mapped_column(ForeignKey("seller_orders.id"), index=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="refund", server_default="refund")
     reason: Mapped[str] = mapped_column(String(20))
     requested_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -70,6 +81,7 @@ class Dispute(Timestamped, Base):
         ),
         Index("ix_disputes_status_id", "status", "id"),
         CheckConstraint(f"reason IN ({_in(DISPUTE_REASONS)})", name="reason"),
+        CheckConstraint(f"kind IN ({_in(DISPUTE_KINDS)})", name="kind"),
         CheckConstraint(f"status IN ({_in(DISPUTE_STATUSES)})", name="status"),
         CheckConstraint(f"outcome IS NULL OR outcome IN ({_in(DISPUTE_OUTCOMES)})", name="outcome"),
         CheckConstraint("requested_amount > 0", name="requested_amount"),

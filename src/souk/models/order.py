@@ -21,13 +21,25 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from souk.models.base import Base, Timestamped, _now
 
 ORDER_STATUSES = ("pending_payment", "paid", "cancelled")
-SELLER_ORDER_STATUSES = ("pending_payment", "paid", "shipped", "completed", "cancelled", "refunded")
+SELLER_ORDER_STATUSES = (
+    "pending_payment",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+    "refunded",
+    # a sourcing contract's order: deposit due, then production, then (balance before shipment) balance due
+    "awaiting_deposit",
+    "in_production",
+    "awaiting_balance",
+)
 # seller order numbers start here ("SO-1001" is seller order #1)
 NUMBER_OFFSET = 1000
 
@@ -148,8 +160,11 @@ class OrderLine(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seller_order_id: Mapped[int] = mapped_column(ForeignKey("seller_orders.id"), index=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # a sourcing contract's line has no listing: its goods are the contract's product specification
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    # a sourcing sample (quantity 1 at the sample price)
+    is_sample: Mapped[bool] = mapped_column(default=False, server_default=false())
     # snapshots: what the buyer saw and paid
     title: Mapped[str] = mapped_column(String(200))
     sku_code: Mapped[str] = mapped_column(String(64))
@@ -160,7 +175,7 @@ class OrderLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
 
     __table_args__ = (
-        UniqueConstraint("seller_order_id", "sku_id"),
+        UniqueConstraint("seller_order_id", "sku_id", "is_sample"),
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("unit_price_amount > 0", name="unit_price"),
         CheckConstraint("line_total_amount = unit_price_amount * quantity", name="line_total"),

@@ -126,13 +126,13 @@ async def decide_store(
 @router.get(
     "/ops/decisions",
     tags=[TAG],
-    summary="The decision log, newest first",
+    summary="The decision log, newest first: organisation and store decisions and dispute rulings",
     response_model=Page[OpsDecisionRead],
 )
 async def list_decisions(
     actor: ApiActor,
     session: DbSession,
-    subject_type: Literal["organization", "store"] | None = None,
+    subject_type: Literal["organization", "store", "dispute"] | None = None,
     subject_id: int | None = None,
     cursor: str | None = None,
     limit: Limit = None,

@@ -25,16 +25,24 @@ class StoreDecision(Schema):
 
 
 class OpsDecisionRead(ReadSchema):
+    """One line of the decision log: an organisation or store decision, or a dispute ruling (subject_type
+    "dispute", decision "rule", with its outcome and the refunded amount)."""
+
+    # the OpsDecision's id, or for a ruling the id of the dispute event that records it
     id: int
     operator_id: int
     operator_name: str
-    subject_type: Literal["organization", "store"]
+    subject_type: Literal["organization", "store", "dispute"]
     subject_id: int
-    decision: Literal["approve", "reject", "suspend"]
+    decision: Literal["approve", "reject", "suspend", "rule"]
     reason: str
     created_at: datetime
     # the subject's status right after the decision (only on the response to a decision)
     subject_status: str | None = None
+    # rulings only: refund_full | refund_partial | released, and the refund in minor units (0 when released)
+    outcome: Literal["refund_full", "refund_partial", "released"] | None = None
+    amount: int | None = None
+    currency: str | None = None
 
 
 class QueueCounts(BaseModel):

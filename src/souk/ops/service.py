@@ -8,16 +8,18 @@ Every store status change re-indexes the store's products in the same transactio
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
 from souk.authz import require_operator
-from souk.errors import Conflict, NotFound
+from souk.errors import Conflict, NotFound, invalid_field
 from souk.kit.clock import utcnow
-from souk.kit.pagination import Page, clamp_limit
+from souk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from souk.models import OpsDecision, Organization, Store, User
-from souk.ops.repository import DecisionRepository
+from souk.ops.repository import DECISION_SOURCE, RULING_SOURCE, DecisionRepository, LogKey, RulingRow
 from souk.ops.schemas import (
     OpsDecisionRead,
     OrganizationDecision,
@@ -49,6 +51,42 @@ def decision_read(
         created_at=decision.created_at,
         subject_status=subject_status,
     )
+
+
+def ruling_read(row: RulingRow) -> OpsDecisionRead:
+    """An operator's dispute ruling as a line of the decision log."""
+    event = row.event
+    data = event.data or {}
+    return OpsDecisionRead(
+        id=event.id,
+        operator_id=event.actor_id or 0,
+        operator_name=row.operator_name,
+        subject_type="dispute",
+        subject_id=event.dispute_id,
+        decision="rule",
+        reason=event.body,
+        created_at=event.created_at,
+        outcome=data.get("outcome", "released" if event.kind == "released" else None),
+        amount=int(data.get("amount", 0)),
+        currency=row.currency,
+    )
+
+
+def _log_key(cursor: str | None) -> LogKey | None:
+    """The position a decision-log cursor points after (cursors are ``[created_at, source, id]``)."""
+    values = decode_cursor(cursor)
+    if values is None:
+        return None
+    try:
+        moment, source, row_id = values
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (source, row_id)):
+            raise ValueError("not a cursor")
+        created_at = datetime.fromisoformat(moment)
+        if created_at.tzinfo is None:
+            raise ValueError("not a cursor")
+    except (TypeError, ValueError) as exc:
+        raise invalid_field("cursor", "is not a cursor this API issued") from exc
+    return LogKey(created_at, source, row_id)
 
 
 class OpsService:
@@ -299,15 +337,32 @@ class OpsService:
         cursor: str | None = None,
         limit: int | None = None,
     ) -> Page[OpsDecisionRead]:
+        """The log, newest first: organisation and store decisions merged with the operators' dispute
+        rulings (``subject_type="dispute"`` keeps only rulings; ``subject_id`` is then a dispute id)."""
         require_operator(actor)
         size = clamp_limit(limit)
-        rows = await DecisionRepository(session).page(
-            subject_type=subject_type, subject_id=subject_id, after=id_after(cursor), limit=size
-        )
-        items, next_cursor = page_rows(rows, size, id_of=lambda row: row[0].id)
-        return Page[OpsDecisionRead](
-            items=[decision_read(d, name) for d, name in items], next_cursor=next_cursor
-        )
+        after = _log_key(cursor)
+        repo = DecisionRepository(session)
+        lines: list[tuple[LogKey, OpsDecisionRead]] = []
+        if subject_type != "dispute":
+            decisions = await repo.log_page(
+                subject_type=subject_type, subject_id=subject_id, after=after, limit=size + 1
+            )
+            lines += [
+                (LogKey(d.created_at, DECISION_SOURCE, d.id), decision_read(d, name)) for d, name in decisions
+            ]
+        if subject_type in (None, "dispute"):
+            rulings = await repo.rulings_page(dispute_id=subject_id, after=after, limit=size + 1)
+            lines += [
+                (LogKey(r.event.created_at, RULING_SOURCE, r.event.id), ruling_read(r)) for r in rulings
+            ]
+        lines.sort(key=lambda line: (line[0].created_at, line[0].source, line[0].id), reverse=True)
+        page = lines[:size]
+        next_cursor = None
+        if len(lines) > size:
+            last = page[-1][0]
+            next_cursor = encode_cursor([last.created_at.isoformat(), last.source, last.id])
+        return Page[OpsDecisionRead](items=[read for _, read in page], next_cursor=next_cursor)
 
     async def _operator_name(self, session: AsyncSession, actor: Actor) -> str:
         if actor.display_name:

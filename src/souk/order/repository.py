@@ -28,6 +28,19 @@ from souk.models import (
 )
 
 
+@dataclass(frozen=True)
+class StockedLine:
+    sku_id: int
+    quantity: int
+
+
+def stocked(lines: Sequence[OrderLine]) -> list[StockedLine]:
+    """The lines that hold listed stock, in SKU order (the lock order); a sourcing contract's line has no SKU
+    and no stock."""
+    held = [StockedLine(line.sku_id, line.quantity) for line in lines if line.sku_id is not None]
+    return sorted(held, key=lambda line: line.sku_id)
+
+
 @dataclass
 class SellerOrderBundle:
     """A seller order with everything its pages show."""

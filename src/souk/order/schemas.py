@@ -81,8 +81,9 @@ class AddressSnapshot(BaseModel):
 
 class OrderLineRead(ReadSchema):
     id: int
-    sku_id: int
-    product_id: int
+    sku_id: int | None = Field(description="null for a sourcing contract's goods")
+    product_id: int | None
+    is_sample: bool = Field(description="a sourcing sample: one piece at the sample price")
     title: str
     sku_code: str
     options: dict[str, str]

@@ -43,7 +43,7 @@ from souk.order.errors import (
     TransitionNotAllowed,
 )
 from souk.order.queries import OrderQueries, buyer_link, seller_link
-from souk.order.repository import OrderRepository
+from souk.order.repository import OrderRepository, stocked
 from souk.order.schemas import OrderRead, SellerOrderRead, ShipCreate, StoreOrderRead
 from souk.order.views import (
     buyer_next_action,
@@ -130,7 +130,7 @@ class OrderService(OrderQueries):
             memo=f"Order {so.number} paid",
         )
         lines = await repo.lines_of([so.id])
-        for line in sorted(lines, key=lambda line: line.sku_id):
+        for line in stocked(lines):
             on_hand = await repo.sell_reserved(line.sku_id, line.quantity)
             if on_hand is None:
                 raise RuntimeError(
@@ -154,7 +154,7 @@ class OrderService(OrderQueries):
             body=f"{items} item{'s' if items != 1 else ''}, {_money(so.total_amount, so.currency)}. "
             f"Ship by {ship_by:%Y-%m-%d %H:%M} UTC.",
         )
-        return [line.sku_id for line in lines]
+        return [line.sku_id for line in lines if line.sku_id is not None]
 
     async def _refund_late_payment(
         self, session: AsyncSession, order: Order, payment: Payment, now: datetime
@@ -281,7 +281,7 @@ class OrderService(OrderQueries):
                 {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason, "updated_at": now},
             ):
                 continue
-            for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+            for line in stocked(await repo.lines_of([so.id])):
                 released = await inventory_service.release(
                     session,
                     line.sku_id,
@@ -350,7 +350,7 @@ class OrderService(OrderQueries):
                 return False
             raise TransitionNotAllowed("cancelled", fresh.status if fresh else so.status)
         await self._refund_from_escrow(session, order, so, "cancel")
-        for line in sorted(await repo.lines_of([so.id]), key=lambda line: line.sku_id):
+        for line in stocked(await repo.lines_of([so.id])):
             on_hand = await repo.restock(line.sku_id, line.quantity)
             if on_hand is not None:
                 repo.add_movement(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from souk.kit.money import format_money
-from souk.models import Order, OrderEvent, Payment, SellerOrder
+from souk.models import Order, Payment, SellerOrder
 from souk.order.repository import SellerOrderBundle
 from souk.order.schemas import (
     AddressSnapshot,
@@ -39,20 +40,34 @@ TRACKING_LABELS = {
 }
 
 
-def _money(amount: object, currency: str) -> str:
-    return format_money(amount, currency, MESSAGE_LOCALE) if isinstance(amount, int) else ""
+class TimelineEntry(Protocol):
+    """What a sentence is made from: an ``OrderEvent`` row or its ``OrderEventRead``."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def actor_role(self) -> str | None: ...
+    @property
+    def data(self) -> Mapping[str, Any] | None: ...
 
 
-def event_text(event: OrderEvent, currency: str) -> str:
-    """One timeline entry as a sentence."""
-    data = event.data or {}
+def _money(amount: object, currency: str, locale: str = MESSAGE_LOCALE) -> str:
+    return format_money(amount, currency, locale) if isinstance(amount, int) else ""
+
+
+def event_text(event: TimelineEntry, currency: str, locale: str = MESSAGE_LOCALE) -> str:
+    """One timeline entry as a sentence; amounts are formatted for ``locale`` (pages pass the visitor's, the API
+    keeps international English)."""
+    data = dict(event.data or {})
     kind = event.kind
     if kind == "placed":
         return "Order placed"
     if kind == "payment_failed":
         return f"Payment failed: {data.get('message') or 'the card was declined'}"
     if kind == "paid":
-        return f"Paid {_money(data.get('amount'), currency)}; the money is held in escrow".replace("  ", " ")
+        return f"Paid {_money(data.get('amount'), currency, locale)}; the money is held in escrow".replace(
+            "  ", " "
+        )
     if kind == "shipped":
         return f"Shipped with {data.get('carrier', '')}, tracking number {data.get('tracking_number', '')}"
     if kind in TRACKING_LABELS:
@@ -68,22 +83,24 @@ def event_text(event: OrderEvent, currency: str) -> str:
     if kind == "cancelled":
         text = CANCEL_REASONS.get(str(data.get("reason")), "Cancelled")
         if data.get("refund_amount"):
-            text += f"; {_money(data.get('refund_amount'), currency)} refunded"
+            text += f"; {_money(data.get('refund_amount'), currency, locale)} refunded"
         return text
     if kind == "late_payment_refunded":
-        return f"Payment arrived after the order closed; {_money(data.get('amount'), currency)} refunded"
+        return (
+            f"Payment arrived after the order closed; {_money(data.get('amount'), currency, locale)} refunded"
+        )
     if kind == "receipt_timer_paused":
         return "Receipt timer paused"
     if kind == "receipt_timer_resumed":
         return "Receipt timer resumed"
     if kind.startswith("dispute_"):
-        return _dispute_text(kind.removeprefix("dispute_"), event.actor_role, data, currency)
+        return _dispute_text(kind.removeprefix("dispute_"), event.actor_role, data, currency, locale)
     return kind.replace("_", " ").capitalize()
 
 
-def _dispute_text(kind: str, role: str | None, data: dict[str, Any], currency: str) -> str:
+def _dispute_text(kind: str, role: str | None, data: dict[str, Any], currency: str, locale: str) -> str:
     """A refund request's step on the order timeline (the dispute service logs them as ``dispute_<kind>``)."""
-    amount = _money(data.get("amount"), currency)
+    amount = _money(data.get("amount"), currency, locale)
     if kind == "opened":
         reason = str(data.get("reason") or "").replace("_", " ")
         text = f"Refund of {amount} requested: {reason}" if amount else f"Refund requested: {reason}"

@@ -90,6 +90,21 @@ class TradePolicy:
     # after the seller accepts a return the buyer has this long to give the return tracking number; then the
     # request closes without a refund and the receipt timer runs again
     return_ship_days: int = 7
+    # --- requests for quotation, quotes and contracts (the sourcing model uses them) ---
+    # an RFQ stops taking quotes at this many
+    rfq_quote_cap: int = 10
+    # quotes a supplier organisation may send per calendar month
+    quote_quota_per_month: int = 20
+    # times a supplier may revise a quote before the buyer answers
+    quote_revisions_allowed: int = 1
+    # the longest quote deadline a buyer may set, from posting
+    rfq_max_open_days: int = 60
+    # the deposit a quote proposes unless the supplier says otherwise (basis points of the total: 3000 = 30 %)
+    default_deposit_bps: int = 3000
+    # a claim (after receipt): the seller answers within this time; from then on the buyer may escalate, and
+    # it escalates on its own after ``claim_auto_escalate_days``
+    claim_response_days: int = 3
+    claim_auto_escalate_days: int = 7
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -146,6 +161,14 @@ class TradePolicy:
         return timedelta(days=self.return_ship_days)
 
     @property
+    def claim_response(self) -> timedelta:
+        return timedelta(days=self.claim_response_days)
+
+    @property
+    def claim_auto_escalate(self) -> timedelta:
+        return timedelta(days=self.claim_auto_escalate_days)
+
+    @property
     def review_window(self) -> timedelta:
         return timedelta(days=self.review_window_days)
 
@@ -186,6 +209,10 @@ _DAYS_FIELDS = (
     "escalation_window_days",
     "review_window_days",
     "return_ship_days",
+    "rfq_quote_cap",
+    "rfq_max_open_days",
+    "claim_response_days",
+    "claim_auto_escalate_days",
 )
 
 
@@ -201,6 +228,12 @@ def _problems(policy: TradePolicy) -> list[str]:
     for name in ("receipt_extensions_allowed", "receipt_extension_window_days", "claim_window_days"):
         if getattr(policy, name) < 0:
             problems.append(f"{name} must not be negative")
+    if policy.quote_quota_per_month < 0 or policy.quote_revisions_allowed < 0:
+        problems.append("quote_quota_per_month and quote_revisions_allowed must not be negative")
+    if not 0 <= policy.default_deposit_bps <= 10_000:
+        problems.append("default_deposit_bps must be between 0 and 10000")
+    if policy.claim_auto_escalate_days <= policy.claim_response_days:
+        problems.append("claim_auto_escalate_days must be after claim_response_days")
     if policy.refund_default_outcome not in ("refund", "release"):
         problems.append("refund_default_outcome must be refund or release")
     if policy.escalation_default not in ("escalate", "close"):

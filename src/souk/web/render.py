@@ -32,6 +32,7 @@ from souk.errors import Forbidden, SoukError
 from souk.kit.clock import utcnow
 from souk.kit.money import format_money, from_minor
 from souk.kit.schemas import pydantic_fields
+from souk.order.views import TimelineEntry, event_text
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 CSRF_COOKIE = "souk_csrf"
@@ -107,6 +108,12 @@ def _price_range_global(ctx: Any, low: int | None, high: int | None, currency: s
     return price_range(low, high, currency, ctx.get("locale") or DEFAULT_LOCALE)
 
 
+@pass_context
+def _event_sentence(ctx: Any, event: TimelineEntry, currency: str) -> str:
+    """An order timeline entry as a sentence with amounts in the visitor's locale."""
+    return event_text(event, currency, ctx.get("locale") or DEFAULT_LOCALE)
+
+
 def timeago(value: datetime | None) -> str:
     if value is None:
         return ""
@@ -135,6 +142,7 @@ templates.env.filters["timeago"] = timeago
 templates.env.filters["model_label"] = model_label
 templates.env.filters["decimal"] = from_minor
 templates.env.globals["price_range"] = _price_range_global
+templates.env.globals["event_sentence"] = _event_sentence
 templates.env.globals["url_with"] = url_with
 templates.env.globals["TRADE_MODEL_LABELS"] = TRADE_MODEL_LABELS
 templates.env.globals["TRADE_MODEL_BLURBS"] = TRADE_MODEL_BLURBS

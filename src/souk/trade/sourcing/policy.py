@@ -1,7 +1,9 @@
 """The sourcing (B2B, Alibaba.com-like) policy: verified suppliers, trade assurance with long windows.
 
-These are the shared machinery's values for sourcing stores today; MOQ rules, RFQ quote quotas and caps,
-quote revisions and deposit/balance payment plans come with the sourcing issue and will add their fields here.
+Besides the shared machinery's values: an RFQ takes at most 10 quotes, a supplier organisation sends at most 20
+quotes a month and may revise a quote once before the buyer answers; quotes propose a 30 % deposit unless the
+supplier says otherwise; a claim after receipt (30 days) is answered within 3 days, the buyer may escalate from
+day 4 and it escalates on its own on day 7. Every value can be overridden (``SOUK_POLICY_SOURCING_<FIELD>``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ POLICY = TradePolicy(
     claim_window_days=30,
     review_window_days=30,
     return_ship_days=7,
+    rfq_quote_cap=10,
+    quote_quota_per_month=20,
+    quote_revisions_allowed=1,
+    rfq_max_open_days=60,
+    default_deposit_bps=3000,
+    claim_response_days=3,
+    claim_auto_escalate_days=7,
     min_payout=Decimal("100"),
     credit_levels=(
         CreditLevel(0, "New supplier"),

@@ -14,7 +14,6 @@ from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
-from souk.order.views import event_text
 from souk.web.buyer.disputes import REASONS
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
@@ -69,7 +68,6 @@ async def dispute_page(
             "outcomes": OUTCOMES,
             "reasons": dict(REASONS),
             "media_url": storage.url,
-            "timeline_text": {e.id: event_text(e, case["seller_order"].currency) for e in case["timeline"]},
         },
     )
 

@@ -30,6 +30,11 @@ STORE_FILTERS = [
     ("suspended", "Suspended"),
 ]
 DECISION_WORDS = {"approve": "approved", "reject": "rejected", "suspend": "suspended"}
+RULING_OUTCOMES = {
+    "refund_full": "full refund",
+    "refund_partial": "partial refund",
+    "released": "released to the seller",
+}
 
 
 def _pager(request: Request, next_cursor: str | None) -> dict[str, Any]:
@@ -193,5 +198,10 @@ async def decisions_page(
     return render(
         request,
         "ops/decisions.html",
-        {"section": "decisions", "decisions": page.items, **_pager(request, page.next_cursor)},
+        {
+            "section": "decisions",
+            "decisions": page.items,
+            "RULING_OUTCOMES": RULING_OUTCOMES,
+            **_pager(request, page.next_cursor),
+        },
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,13 +20,13 @@ from souk.auth.actor import Actor
 from souk.authz import get_store_for
 from souk.catalog.categories import category_service
 from souk.catalog.repository import ProductView
-from souk.catalog.schemas import MAX_IMAGES, ImageUpdate, ProductCreate, ProductUpdate
+from souk.catalog.schemas import MAX_IMAGES, MAX_PRICE_AMOUNT, ImageUpdate, ProductCreate, ProductUpdate
 from souk.catalog.service import catalog_service, sells_in_bulk
 from souk.deps import DbSession, Storage
 from souk.errors import Conflict, Invalid, PayloadTooLarge
 from souk.inventory.schemas import StockAdjust
 from souk.inventory.service import inventory_service
-from souk.kit.money import from_minor, to_minor
+from souk.kit.money import from_minor, parse_amount
 from souk.kit.schemas import IdPath
 from souk.kit.uploads import MediaStorage, read_upload
 from souk.models import Store
@@ -143,9 +142,12 @@ def _money(text: str, currency: str, key: str, errors: dict[str, str]) -> int | 
     if not text:
         return None
     try:
-        return to_minor(text.replace(",", ""), currency)
-    except (InvalidOperation, ValueError):
-        errors[key] = f"enter an amount like {from_minor(1250, currency)}"
+        # "more than zero" is the schema's rule, with its own message
+        return parse_amount(
+            text, currency, key, minimum=0, maximum=MAX_PRICE_AMOUNT, hint="enter an amount like {example}"
+        )
+    except Invalid as error:
+        errors.update(error.fields)
         return text
 
 

@@ -7,7 +7,6 @@ resubmitted page finds the token used and shows the payout the first submission 
 
 from __future__ import annotations
 
-from decimal import InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +23,7 @@ from souk.kit.idempotency import (
     issue_form_token,
     record_form_result,
 )
-from souk.kit.money import format_money, from_minor, is_currency, to_minor
+from souk.kit.money import format_money, is_currency, parse_amount
 from souk.kit.schemas import IdPath
 from souk.ledger.service import DayChange, StoreBalance, ledger_service
 from souk.models import Store
@@ -206,13 +205,7 @@ async def balance_page(
 def _amount(text: str, currency: str) -> int | None:
     if not text:
         return None
-    try:
-        amount = to_minor(text.replace(",", "").strip(), currency)
-    except (InvalidOperation, ValueError) as exc:
-        raise invalid_field("amount", f"enter an amount like {from_minor(1250, currency)}") from exc
-    if amount <= 0:
-        raise invalid_field("amount", "must be more than zero")
-    return amount
+    return parse_amount(text, currency, "amount", hint="enter an amount like {example}")
 
 
 @router.post("/seller/stores/{store_id}/payouts", name="seller:request_payout")

@@ -4,7 +4,6 @@ units of the store's currency before validation; the same service as the JSON AP
 from __future__ import annotations
 
 import re
-from decimal import InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,9 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
+from souk.catalog.schemas import MAX_PRICE_AMOUNT
 from souk.deps import DbSession
 from souk.errors import Conflict, Invalid
-from souk.kit.money import from_minor, to_minor
+from souk.kit.money import from_minor, parse_amount
 from souk.kit.schemas import IdPath
 from souk.models import ShippingMethod
 from souk.shipping.schemas import KIND_LABELS, ShippingMethodCreate, ShippingMethodUpdate
@@ -31,6 +31,7 @@ EDIT_TEMPLATE = "seller/shipping_form.html"
 FORM_ERRORS = (ValidationError, Invalid, Conflict)
 KINDS = [("surface", "Surface mail (slower, cheaper)"), ("express", "Express")]
 _INT = re.compile(r"^\d{1,6}$")
+HINT = "enter an amount like {example}"
 
 
 def _row(method: ShippingMethod) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def parse_method_form(values: dict[str, str], currency: str) -> dict[str, Any]:
         "active": values.get("active") == "on",
     }
     for key, required in (("price_amount", True), ("free_over_amount", False)):
-        text = values.get(key, "").replace(",", "")
+        text = values.get(key, "").strip()
         if not text:
             if required:
                 errors[key] = f"enter a price like {from_minor(490, currency)}, or 0 for free shipping"
@@ -65,9 +66,12 @@ def parse_method_form(values: dict[str, str], currency: str) -> dict[str, Any]:
                 payload[key] = None
             continue
         try:
-            payload[key] = to_minor(text, currency)
-        except (InvalidOperation, ValueError):
-            errors[key] = f"enter an amount like {from_minor(490, currency)}"
+            # zero and "more than zero" are the schema's rules (0 = free shipping)
+            payload[key] = parse_amount(
+                text, currency, key, minimum=0, maximum=MAX_PRICE_AMOUNT, hint=HINT, example=490
+            )
+        except Invalid as error:
+            errors.update(error.fields)
     position = values.get("position", "")
     if position:
         if _INT.match(position):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from souk.deps import DbSession
 from souk.errors import Invalid, NotFound
-from souk.kit.money import SUPPORTED_CURRENCIES, from_minor, is_currency, to_minor
+from souk.kit.money import SUPPORTED_CURRENCIES, is_currency, parse_amount
 from souk.search.schemas import (
     DEFAULT_PRICE_CURRENCY,
     MAX_ID,
@@ -93,20 +92,12 @@ def parse_filters(params: dict[str, str]) -> ParsedFilters:
             errors["currency"] = "is not a supported currency"
     price_currency = data.get("currency", DEFAULT_PRICE_CURRENCY)
     for name in ("min_price", "max_price"):
-        raw = values[name].replace(",", "")
-        if not raw:
+        if not values[name]:
             continue
         try:
-            amount = to_minor(Decimal(raw), price_currency)
-        except (ValueError, ArithmeticError):
-            errors[name] = f"must be an amount like {from_minor(1250, price_currency)}"
-            continue
-        if amount < 0:
-            errors[name] = "must not be negative"
-        elif amount > MAX_PRICE:
-            errors[name] = "is too large"
-        else:
-            data[name] = amount
+            data[name] = parse_amount(values[name], price_currency, name, minimum=0, maximum=MAX_PRICE)
+        except Invalid as error:
+            errors.update(error.fields)
     return ParsedFilters(SearchFilters(**data), values, errors)
 
 
