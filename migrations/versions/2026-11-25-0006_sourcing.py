@@ -1,5 +1,5 @@
 """Sourcing: RFQs, quotes, offers, contracts, payment milestones; sample lines; claims on disputes;
-the contract order's seller-order states
+the contract order's seller-order states; quote negotiation threads
 
 Revision ID: d92d237ae438
 Revises: e84e62ac1193
@@ -27,7 +27,17 @@ OLD_REASONS = ("not_received", "not_as_described", "damaged", "other")
 NEW_REASONS = (*OLD_REASONS, "quality_mismatch", "late_shipment")
 
 
+OLD_SUBJECTS = ("product", "seller_order", "general")
+NEW_SUBJECTS = ("product", "seller_order", "quote", "general")
+
+
 def _checks(so_statuses: tuple[str, ...], reasons: tuple[str, ...], kind: bool) -> None:
+    subjects = NEW_SUBJECTS if kind else OLD_SUBJECTS
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_conversations_subject_type"), type_="check")
+        batch_op.create_check_constraint(
+            batch_op.f("ck_conversations_subject_type"), f"subject_type IN ({_in(subjects)})"
+        )
     with op.batch_alter_table("seller_orders", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_seller_orders_status"), type_="check")
         batch_op.create_check_constraint(

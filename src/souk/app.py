@@ -51,6 +51,11 @@ API_ROUTERS = [
     "souk.order.endpoints",
     "souk.fulfillment.endpoints",
     "souk.dispute.endpoints",
+    "souk.trade.sourcing.rfq.endpoints",
+    "souk.trade.sourcing.quote.endpoints",
+    "souk.trade.sourcing.negotiation.endpoints",
+    "souk.trade.sourcing.contract.endpoints",
+    "souk.trade.sourcing.contract.order_endpoints",
 ]
 WEB_ROUTERS = [
     "souk.web.account.routes",
@@ -72,6 +77,10 @@ WEB_ROUTERS = [
     "souk.web.buyer.disputes",
     "souk.web.seller.disputes",
     "souk.web.ops.disputes",
+    "souk.web.sourcing.rfqs",
+    "souk.web.sourcing.negotiation",
+    "souk.web.sourcing.contracts",
+    "souk.web.sourcing.contract_orders",
     "souk.web.storefront.routes",
 ]
 

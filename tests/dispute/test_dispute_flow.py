@@ -307,11 +307,13 @@ class TestRules:
         await dispute_service.open(session, m.actor, _open(so_id, amount=total))
         with pytest.raises(DisputeAlreadyOpen):
             await dispute_service.open(session, m.actor, _open(so_id, amount=1))
-        # a completed order has no escrow left to dispute
+        # a completed order has no escrow left: past the market's 15-day claim window nothing can be opened
+        # (within it, it is a claim: tests/dispute/test_dispute_claims.py)
         m2, order2, so2 = await _setup(session, market, buy)
         so = await _so(session, so2)
         await order_service.confirm_receipt(session, m2.actor, order2.id, so2)
-        with pytest.raises(DisputeNotAllowed):
+        clock.advance(timedelta(days=15, minutes=1))
+        with pytest.raises(DisputeNotAllowed, match="claim window"):
             await dispute_service.open(session, m2.actor, _open(so2))
         assert so.total_amount > 0
 

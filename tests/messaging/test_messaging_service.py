@@ -417,7 +417,7 @@ class TestOpenThread:
     ) -> None:
         base = {"store_id": shop.store.id, "buyer_user_id": shop.buyer.id, "subject_id": 1, "title": "T"}
         with pytest.raises(Invalid) as caught:
-            await messaging_service.open_thread(session, shop.seller, **{**base, "subject_type": "quote"})  # type: ignore[arg-type]
+            await messaging_service.open_thread(session, shop.seller, **{**base, "subject_type": "rfq"})  # type: ignore[arg-type]
         assert "subject_type" in caught.value.fields
         with pytest.raises(Invalid) as caught:
             await messaging_service.open_thread(

@@ -97,12 +97,13 @@ class TestBalancePage:
         organization = await organization_factory(owner=owner)
         session.add(Membership(organization_id=organization.id, user_id=staff.id, role="staff"))
         store = await store_factory("sourcing", organization=organization)
-        store_id, staff_id = store.id, staff.id
+        store_id, staff_id, stranger_id = store.id, staff.id, stranger.id
         await session.commit()
 
         anonymous = await client.get(f"/seller/stores/{store_id}/balance")
         assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
-        await login_as(client, session, stranger)
+        # a refused request rolls the test's savepoint back, which expires the loaded users: load them again
+        await login_as(client, session, await session.get(User, stranger_id))  # type: ignore[arg-type]
         assert (await client.get(f"/seller/stores/{store_id}/balance")).status_code == 404
         await login_as(client, session, await session.get(User, staff_id))  # type: ignore[arg-type]
         page = await client.get(f"/seller/stores/{store_id}/balance")

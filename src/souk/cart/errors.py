@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from souk.errors import Conflict, NotFound, Unauthenticated
+from souk.errors import Conflict, Invalid, NotFound, Unauthenticated
 
 
 class SkuNotForSale(NotFound):
@@ -17,8 +17,34 @@ class SkuNotForSale(NotFound):
 class CartLineNotFound(NotFound):
     code = "cart_line_not_found"
 
+    def __init__(self, *, sample: bool = False) -> None:
+        super().__init__(
+            "No sample of this variant is in your cart." if sample else "This variant is not in your cart."
+        )
+
+
+class SampleNotOffered(Invalid):
+    """A sample was asked of a product that offers none: not a sourcing product, or no sample price."""
+
+    code = "sample_not_offered"
+
+    def __init__(self, *, sourcing: bool) -> None:
+        if sourcing:
+            problem = "the supplier offers no sample of this product"
+            message = "The supplier offers no sample of this product: ask them for one."
+        else:
+            problem = "only sourcing products are sold as samples"
+            message = "Only sourcing products are sold as samples."
+        super().__init__(message, fields={"sample": problem})
+
+
+class SampleQuantityFixed(Invalid):
+    """A sample line always holds one piece."""
+
+    code = "sample_quantity"
+
     def __init__(self) -> None:
-        super().__init__("This variant is not in your cart.")
+        super().__init__("A sample is always one piece.", fields={"quantity": "a sample is always 1 piece"})
 
 
 class InsufficientStock(Conflict):

@@ -65,14 +65,20 @@ class CartRepository:
         )
         return list(rows.all())
 
-    async def line(self, cart_id: int, sku_id: int, *, for_update: bool = False) -> CartLine | None:
-        stmt = select(CartLine).where(CartLine.cart_id == cart_id, CartLine.sku_id == sku_id)
+    async def line(
+        self, cart_id: int, sku_id: int, *, sample: bool = False, for_update: bool = False
+    ) -> CartLine | None:
+        """The bulk (or with ``sample``, the sample) line of a SKU."""
+        stmt = select(CartLine).where(
+            CartLine.cart_id == cart_id, CartLine.sku_id == sku_id, CartLine.is_sample.is_(sample)
+        )
         if for_update:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
     async def insert_line(self, line: CartLine) -> bool:
-        """Insert a line; False when the cart already has this SKU (a concurrent add won the race)."""
+        """Insert a line; False when the cart already has this SKU's line of that kind (a concurrent add won
+        the race)."""
         try:
             async with self.session.begin_nested():
                 self.session.add(line)
@@ -82,11 +88,21 @@ class CartRepository:
         return True
 
     async def delete_lines(self, cart_id: int, sku_ids: Sequence[int]) -> int:
+        """Every line (bulk and sample) of these SKUs."""
         if not sku_ids:
             return 0
         result = await self.session.execute(
             delete(CartLine)
             .where(CartLine.cart_id == cart_id, CartLine.sku_id.in_(list(sku_ids)))
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def delete_line(self, cart_id: int, sku_id: int, *, sample: bool) -> int:
+        """The bulk (or with ``sample``, the sample) line of a SKU."""
+        result = await self.session.execute(
+            delete(CartLine)
+            .where(CartLine.cart_id == cart_id, CartLine.sku_id == sku_id, CartLine.is_sample.is_(sample))
             .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -10,14 +10,18 @@ CartView (``GET /api/v1/cart``, ``cart_service.get_cart``) is plain data:
             item_count, lines:
               [CartLineView]                 newest first
                 sku_id, sku_code, product_id, product_url, title, options {name: value}, thumb_url,
-                store_id, currency, quantity, min_quantity, max_quantity, available,
-                unit_price_amount (now, tier price for sourcing), seen_unit_price_amount (when added),
+                store_id, currency, is_sample, quantity, min_quantity, max_quantity, available,
+                unit_price_amount (now: tier price for sourcing, sample price for a sample),
+                seen_unit_price_amount (when added),
                 line_total_amount, added_at, purchasable, warnings: [LineWarning]
       line_count, item_count, note
 
 Amounts are integer minor units of the group's currency. A line is ``purchasable`` when none of its warnings
 is ``blocking``; store subtotals and currency totals add up the purchasable lines only. One checkout covers
 one currency group (stores price in their own currencies and there is no conversion yet).
+
+A sample line (``is_sample``) is a sourcing product's sample: 1 piece at its sample price whatever the MOQ, a
+line of its own next to the same SKU's bulk line (lines are keyed by sku_id and is_sample).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ WarningKind = Literal[
     "below_moq",  # below the product's minimum order quantity (blocking)
     "price_changed",  # the unit price differs from the one seen when added (information)
     "low_stock",  # only a few left, enough for this line (information)
+    "sample_unavailable",  # a sample line whose product no longer offers samples (blocking)
 ]
 
 CURRENCY_NOTE = (
@@ -61,6 +66,11 @@ CURRENCY_NOTE = (
 class CartItemCreate(Schema):
     sku_id: SkuId
     quantity: CartQuantity = 1
+    sample: bool = Field(
+        False,
+        description="add the SKU as a sample: 1 piece at the product's sample price, whatever its minimum "
+        "order (sourcing products with a sample price only); a line of its own next to a bulk line",
+    )
 
 
 class CartItemUpdate(Schema):
@@ -87,6 +97,7 @@ class CartLineView(BaseModel):
     thumb_url: str | None
     store_id: int
     currency: str
+    is_sample: bool = Field(description="a sourcing sample: 1 piece at the sample price")
     quantity: int
     min_quantity: int
     max_quantity: int

@@ -6,6 +6,9 @@ Rules:
 - a line holds 1 to 999 units (sourcing products: their minimum order quantity up to 1,000,000) (422
   naming ``quantity``), never more than available now, on hand minus reserved (409 ``insufficient_stock``);
 - sourcing products are priced by volume tier for the line's quantity;
+- a sourcing product with a sample price may also be added as a sample: a line of its own (a cart may hold
+  the same SKU as a sample line and a bulk line) of exactly 1 piece at the sample price, whatever the MOQ
+  (422 naming ``sample`` when the product offers no sample; 422 naming ``quantity`` for any other quantity);
 - a line remembers the unit price the buyer saw when they last added or changed it; the view warns when the
   price, the stock or the product's availability changed since (see ``souk.cart.schemas`` for the CartView).
 """
@@ -22,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.auth.tokens import hash_secret, new_secret
 from souk.authz import require_writer
-from souk.cart.errors import CartLineNotFound, CartTokenRequired, InsufficientStock, SkuNotForSale
+from souk.cart.errors import (
+    CartLineNotFound,
+    CartTokenRequired,
+    InsufficientStock,
+    SampleNotOffered,
+    SampleQuantityFixed,
+    SkuNotForSale,
+)
 from souk.cart.repository import CartRepository, SkuFacts
 from souk.cart.schemas import (
     CartCurrencyGroup,
@@ -68,8 +78,26 @@ def unit_price(facts: SkuFacts, tiers: list[tuple[int, int]], quantity: int) -> 
     return price
 
 
-def quantity_limits(facts: SkuFacts) -> tuple[int, int]:
-    """(smallest, largest) quantity a line of this SKU may hold."""
+def sample_price(facts: SkuFacts) -> int | None:
+    """The sample price of the SKU's product when it offers samples (a sourcing product with a sample
+    price), else None."""
+    if sells_in_bulk(facts.store):
+        return facts.product.sample_price_amount
+    return None
+
+
+def check_sample(facts: SkuFacts) -> int:
+    """The sample price, or 422 naming ``sample`` when the product offers no sample."""
+    price = sample_price(facts)
+    if price is None:
+        raise SampleNotOffered(sourcing=sells_in_bulk(facts.store))
+    return price
+
+
+def quantity_limits(facts: SkuFacts, *, sample: bool = False) -> tuple[int, int]:
+    """(smallest, largest) quantity a line of this SKU may hold (a sample line: exactly 1)."""
+    if sample:
+        return 1, 1
     if sells_in_bulk(facts.store):
         return max(1, facts.product.moq or 1), MAX_LINE_QUANTITY
     return 1, MAX_RETAIL_QUANTITY
@@ -93,12 +121,22 @@ def check_quantity(facts: SkuFacts, quantity: int, *, in_cart: int = 0) -> None:
         raise InsufficientStock(available=facts.available, in_cart=in_cart)
 
 
-def line_warnings(line: CartLine, facts: SkuFacts, price_now: int) -> list[LineWarning]:
+def line_warnings(line: CartLine, facts: SkuFacts, price_now: int | None) -> list[LineWarning]:
+    """What the buyer should know about a line; ``price_now`` is None for a sample line whose product no
+    longer offers samples."""
     if not facts.visible:
         return [
             LineWarning(
                 kind="unavailable",
                 message="No longer available: remove it from your cart.",
+                blocking=True,
+            )
+        ]
+    if price_now is None:
+        return [
+            LineWarning(
+                kind="sample_unavailable",
+                message="The supplier no longer offers samples of this product: remove it from your cart.",
                 blocking=True,
             )
         ]
@@ -123,7 +161,7 @@ def line_warnings(line: CartLine, facts: SkuFacts, price_now: int) -> list[LineW
                 kind="low_stock", message=f"Only {available} left.", blocking=False, available=available
             )
         )
-    low, _ = quantity_limits(facts)
+    low, _ = quantity_limits(facts, sample=line.is_sample)
     if line.quantity < low:
         warnings.append(
             LineWarning(
@@ -197,9 +235,14 @@ class CartService:
     def _line_view(self, line: CartLine, loaded: _Loaded) -> CartLineView:
         facts = loaded.facts[line.sku_id]
         product = facts.product
-        price_now = unit_price(facts, loaded.tiers.get(product.id, []), line.quantity)
-        warnings = line_warnings(line, facts, price_now)
-        low, high = quantity_limits(facts)
+        if line.is_sample:
+            offered = sample_price(facts)
+            warnings = line_warnings(line, facts, offered)
+            price_now = line.unit_price_amount if offered is None else offered
+        else:
+            price_now = unit_price(facts, loaded.tiers.get(product.id, []), line.quantity)
+            warnings = line_warnings(line, facts, price_now)
+        low, high = quantity_limits(facts, sample=line.is_sample)
         thumb = loaded.thumbs.get(product.id)
         return CartLineView(
             sku_id=facts.sku.id,
@@ -211,6 +254,7 @@ class CartService:
             thumb_url=f"/media/{thumb}" if thumb else None,
             store_id=facts.store.id,
             currency=facts.sku.currency,
+            is_sample=line.is_sample,
             quantity=line.quantity,
             min_quantity=low,
             max_quantity=high,
@@ -294,14 +338,24 @@ class CartService:
         return self._line_view(line, await self._load(session, [line.sku_id]))
 
     async def add(
-        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, quantity: int
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        guest_token: str | None,
+        sku_id: int,
+        quantity: int,
+        *,
+        sample: bool = False,
     ) -> CartLineView:
         """Put ``quantity`` more units of a SKU in the cart (creating the cart, and the guest's cart for a
-        new ``guest_token``). The line's total must stay within the limits and what is available."""
+        new ``guest_token``). The line's total must stay within the limits and what is available.
+        With ``sample``: the SKU's sample line (1 piece at the sample price; adding it again keeps 1)."""
         self._check_writer(actor)
         if actor.user_id is None and valid_guest_token(guest_token) is None:
             raise CartTokenRequired()
         facts = await self._facts_for_sale(session, sku_id)
+        if sample:
+            return await self._add_sample(session, actor, guest_token, facts, quantity)
         repo = CartRepository(session)
         cart = await self._find(session, actor, guest_token)
         line = await repo.line(cart.id, sku_id, for_update=True) if cart is not None else None
@@ -334,21 +388,68 @@ class CartService:
         await session.flush()
         return await self._line_result(session, line)
 
+    async def _add_sample(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, facts: SkuFacts, quantity: int
+    ) -> CartLineView:
+        price = check_sample(facts)
+        if quantity != 1:
+            raise SampleQuantityFixed()
+        if facts.available < 1:
+            raise InsufficientStock(available=facts.available)
+        repo = CartRepository(session)
+        sku_id = facts.sku.id
+        cart = await self._find(session, actor, guest_token)
+        line = await repo.line(cart.id, sku_id, sample=True, for_update=True) if cart is not None else None
+        if cart is None:
+            cart = await self._create(session, actor, guest_token)
+        if line is None:
+            line = CartLine(
+                cart_id=cart.id,
+                sku_id=sku_id,
+                is_sample=True,
+                quantity=1,
+                unit_price_amount=price,
+                currency=facts.sku.currency,
+                added_at=utcnow(),
+            )
+            if not await repo.insert_line(line):
+                found = await repo.line(cart.id, sku_id, sample=True)
+                if found is None:
+                    raise RuntimeError("could not add the sample line")
+                line = found  # the same sample was added at the same moment
+        # a sample is one piece: asking again keeps it at 1, at the price the buyer sees now
+        line.unit_price_amount = price
+        line.currency = facts.sku.currency
+        cart.updated_at = utcnow()
+        await session.flush()
+        return await self._line_result(session, line)
+
     async def _existing_line(
-        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, sample: bool
     ) -> tuple[Cart, CartLine]:
         cart = await self._find(session, actor, guest_token)
-        line = await CartRepository(session).line(cart.id, sku_id, for_update=True) if cart else None
+        repo = CartRepository(session)
+        line = await repo.line(cart.id, sku_id, sample=sample, for_update=True) if cart else None
         if cart is None or line is None:
-            raise CartLineNotFound()
+            raise CartLineNotFound(sample=sample)
         return cart, line
 
     async def set_quantity(
-        self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, quantity: int
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        guest_token: str | None,
+        sku_id: int,
+        quantity: int,
+        *,
+        sample: bool = False,
     ) -> CartLineView:
-        """Change a line's quantity (the price it shows becomes the one the buyer has now seen)."""
+        """Change a line's quantity (the price it shows becomes the one the buyer has now seen). A sample
+        line's quantity cannot change (422 naming ``quantity``)."""
         self._check_writer(actor)
-        cart, line = await self._existing_line(session, actor, guest_token, sku_id)
+        cart, line = await self._existing_line(session, actor, guest_token, sku_id, sample)
+        if sample:
+            raise SampleQuantityFixed()
         facts = await self._facts_for_sale(session, sku_id)
         check_quantity(facts, quantity)
         tiers = (await CartRepository(session).tiers([facts.product.id])).get(facts.product.id, [])
@@ -359,18 +460,28 @@ class CartService:
         await session.flush()
         return await self._line_result(session, line)
 
-    async def remove(self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int) -> None:
+    async def remove(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        guest_token: str | None,
+        sku_id: int,
+        *,
+        sample: bool = False,
+    ) -> None:
+        """Take the SKU's bulk line (or with ``sample``, its sample line) out of the cart."""
         self._check_writer(actor)
-        cart, _ = await self._existing_line(session, actor, guest_token, sku_id)
-        await CartRepository(session).delete_lines(cart.id, [sku_id])
+        cart, _ = await self._existing_line(session, actor, guest_token, sku_id, sample)
+        await CartRepository(session).delete_line(cart.id, sku_id, sample=sample)
         cart.updated_at = utcnow()
         await session.flush()
 
     async def remove_many(
         self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_ids: Sequence[int]
     ) -> int:
-        """Take these SKUs out of the cart (checkout, after the order is placed); how many lines went.
-        SKUs that are not in the cart are ignored."""
+        """Take these SKUs out of the cart, their bulk and sample lines (checkout, after the order is placed);
+        how many lines went. SKUs that are not in the cart are ignored. ``remove_lines`` takes out only the
+        lines of the kinds bought."""
         self._check_writer(actor)
         cart = await self._find(session, actor, guest_token)
         if cart is None:
@@ -380,10 +491,29 @@ class CartService:
         await session.flush()
         return removed
 
+    async def remove_lines(
+        self, session: AsyncSession, actor: Actor, guest_token: str | None, lines: Sequence[tuple[int, bool]]
+    ) -> int:
+        """Take these (sku_id, is_sample) lines out of the cart; how many went. Lines that are not in the cart
+        are ignored."""
+        self._check_writer(actor)
+        cart = await self._find(session, actor, guest_token)
+        if cart is None:
+            return 0
+        repo = CartRepository(session)
+        removed = 0
+        for sku_id, sample in sorted(set(lines)):
+            removed += await repo.delete_line(cart.id, sku_id, sample=sample)
+        cart.updated_at = utcnow()
+        await session.flush()
+        return removed
+
     async def merge_guest(self, session: AsyncSession, user_id: int, guest_token: str | None) -> int:
         """Move a guest's cart into the user's (at login or registration) and delete it. Quantities of the
         same SKU are added, capped at what is available and the line limit; variants no longer for sale or
-        out of stock are dropped. Returns how many of the guest's lines reached the user's cart."""
+        out of stock are dropped. Sample lines stay apart from bulk lines: a guest's sample joins the user's
+        cart as a sample (still 1 piece; dropped when the product no longer offers samples). Returns how many
+        of the guest's lines reached the user's cart."""
         token = valid_guest_token(guest_token)
         if token is None:
             return 0
@@ -403,14 +533,18 @@ class CartService:
             sku_facts = facts.get(guest_line.sku_id)
             if sku_facts is None or not sku_facts.visible or sku_facts.available <= 0:
                 continue
-            _, high = quantity_limits(sku_facts)
-            line = await repo.line(cart.id, guest_line.sku_id, for_update=True)
+            sample = guest_line.is_sample
+            if sample and sample_price(sku_facts) is None:
+                continue
+            _, high = quantity_limits(sku_facts, sample=sample)
+            line = await repo.line(cart.id, guest_line.sku_id, sample=sample, for_update=True)
             if line is None:
                 quantity = min(guest_line.quantity, sku_facts.available, high)
                 session.add(
                     CartLine(
                         cart_id=cart.id,
                         sku_id=guest_line.sku_id,
+                        is_sample=sample,
                         quantity=quantity,
                         unit_price_amount=guest_line.unit_price_amount,
                         currency=guest_line.currency,

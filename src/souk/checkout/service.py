@@ -5,7 +5,8 @@ Placing (one transaction): the cart's currency group is checked (its purchasable
 stores), one shipping method per store, the address (from the book, or a new one added to it); every line's stock
 is reserved in SKU id order (all or nothing: 409 ``insufficient_stock`` naming the SKU); the order, one seller
 order per store (``pending_payment``, ``pay_by`` from the store's trade policy, the policy values snapshotted) and
-their lines are written with the payment intent.
+their lines are written with the payment intent. A sample line of the cart becomes a sample order line
+(``is_sample``, 1 piece at the sample price); like any line it reserves its unit of stock.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class CheckoutService:
                         seller_order_id=so.id,
                         sku_id=line.sku_id,
                         product_id=line.product_id,
+                        is_sample=line.is_sample,
                         title=line.title[:200],
                         sku_code=line.sku_code,
                         options=dict(line.options),

@@ -122,7 +122,10 @@ class DisputeQueries:
         return await DisputeRepository(session).resolved_total(seller_order_id, REFUND_OUTCOMES)
 
     async def refundable(self, session: AsyncSession, so: SellerOrder) -> int:
-        """What may still be asked for: what is left in the seller order's escrow."""
+        """What may still be asked for: before receipt, what is left in the seller order's escrow; after it was
+        released (a claim on a completed order), what was paid less what disputes refunded already."""
+        if so.status == "completed":
+            return max(0, so.total_amount - await self.refunded_amount(session, so.id))
         return await ledger_service.balance(session, accounts.escrow(so.store_id, so.id), so.currency)
 
     async def case(self, session: AsyncSession, actor: Actor, dispute_id: int) -> dict[str, Any]:

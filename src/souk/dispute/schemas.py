@@ -9,7 +9,16 @@ from pydantic import Field, StringConstraints
 
 from souk.kit.schemas import ReadSchema, Schema
 
-DisputeReason = Literal["not_received", "not_as_described", "damaged", "other"]
+DisputeReason = Literal[
+    "not_received",
+    "not_as_described",
+    "damaged",
+    "other",
+    # claims on a sourcing contract after receipt
+    "quality_mismatch",
+    "late_shipment",
+]
+DisputeKind = Literal["refund", "claim"]
 DisputeStatus = Literal["awaiting_seller", "awaiting_buyer", "escalated", "awaiting_return", "resolved"]
 DisputeOutcome = Literal["refund_full", "refund_partial", "released"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
@@ -70,6 +79,9 @@ class DisputeRead(ReadSchema):
     seller_order_id: int
     store_id: int
     opened_by_id: int
+    kind: DisputeKind = Field(
+        description="refund: before receipt, from escrow; claim: after receipt, clawed back"
+    )
     reason: DisputeReason
     requested_amount: int
     currency: str

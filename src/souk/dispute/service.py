@@ -54,6 +54,7 @@ from souk.ledger import postings
 from souk.ledger.service import ledger_service
 from souk.models import Dispute, SellerOrder
 from souk.notification.service import notification_service
+from souk.order.milestones import MilestoneRepository
 from souk.order.queries import buyer_link, seller_link
 from souk.order.repository import OrderRepository, stocked
 from souk.order.service import order_service
@@ -61,6 +62,8 @@ from souk.payment.service import payment_service
 from souk.trade.policy import get_policy
 
 DISPUTABLE = ("paid", "shipped")
+# a claim: receipt was confirmed and escrow released, within the policy's claim window
+CLAIMABLE = ("completed",)
 # evidence photos per step (opening, a message)
 MAX_IMAGES = 3
 # a returned item is refunded automatically this long after the buyer gave the return tracking number, unless the
@@ -165,6 +168,26 @@ class DisputeService(DisputeQueries):
 
     # --- opening --------------------------------------------------------------------------------------------
 
+    def _kind_for(self, so: SellerOrder, now: datetime) -> str:
+        """``refund`` for an order in escrow, ``claim`` for a completed one within its claim window (the
+        window the order was placed with); otherwise 409."""
+        if so.status in DISPUTABLE:
+            return "refund"
+        if so.status in CLAIMABLE and so.completed_at is not None:
+            until = so.claim_until
+            if until is not None and now <= until:
+                return "claim"
+            days = int(so.policy_snapshot.get("claim_window_days") or 0)
+            raise DisputeNotAllowed(
+                f"The claim window of {days} days after receipt has passed (it closed on {until:%Y-%m-%d})."
+                if until is not None
+                else "Claims after receipt are not offered for this order."
+            )
+        raise DisputeNotAllowed(
+            f"A refund can be asked only on a paid or shipped order, or claimed after receipt; "
+            f"this one is {so.status.replace('_', ' ')}."
+        )
+
     async def open(
         self,
         session: AsyncSession,
@@ -181,9 +204,13 @@ class DisputeService(DisputeQueries):
         so = await DisputeRepository(session).seller_order_of_buyer(payload.seller_order_id, user_id)
         if so is None:
             raise DisputeNotFound()
-        if so.status not in DISPUTABLE:
-            raise DisputeNotAllowed(
-                f"A refund can be asked only on a paid or shipped order; this one is {so.status}."
+        now = utcnow()
+        policy = get_policy(so.trade_model)
+        kind = self._kind_for(so, now)
+        if kind == "claim" and payload.wants_return:
+            raise Invalid(
+                "A claim after receipt is settled with a refund, not a return.",
+                fields={"wants_return": "not for a claim"},
             )
         if (await self.open_for(session, [so.id])).get(so.id) is not None:
             raise DisputeAlreadyOpen()
@@ -192,18 +219,20 @@ class DisputeService(DisputeQueries):
         if most <= 0 or not 0 < amount <= most:
             raise RefundAmountInvalid(most)
         photos = await store_images(images, storage)
-        now = utcnow()
-        policy = get_policy(so.trade_model)
+        claim = kind == "claim"
         dispute = Dispute(
             seller_order_id=so.id,
             store_id=so.store_id,
             opened_by_id=user_id,
+            kind=kind,
             reason=payload.reason,
             wants_return=payload.wants_return,
             requested_amount=amount,
             currency=so.currency,
             status="awaiting_seller",
-            respond_by=now + policy.refund_response,
+            respond_by=now + (policy.claim_response if claim else policy.refund_response),
+            # a claim goes to the platform on its own after the policy's time, answered or not
+            escalate_by=now + policy.claim_auto_escalate if claim else None,
             created_at=now,
             updated_at=now,
         )
@@ -217,19 +246,35 @@ class DisputeService(DisputeQueries):
             role="buyer",
             at=now,
             body=payload.message,
-            data={"reason": payload.reason, "amount": amount, "wants_return": payload.wants_return},
+            data={
+                "reason": payload.reason,
+                "amount": amount,
+                "wants_return": payload.wants_return,
+                **({"claim": True} if claim else {}),
+            },
             images=photos,
         )
-        await order_service.pause_receipt_timer(
-            session, so.id, actor_id=user_id, actor_role="buyer", reason="refund requested"
-        )
-        await self._tell_store(
-            session,
-            so,
-            f"Order {so.number}: refund requested",
-            body=f"The buyer asks for {_money(amount, so.currency)} ({payload.reason.replace('_', ' ')}). "
-            f"Answer by {dispute.respond_by:%Y-%m-%d %H:%M} UTC or it is refunded automatically.",
-        )
+        why = payload.reason.replace("_", " ")
+        if claim:
+            await self._tell_store(
+                session,
+                so,
+                f"Order {so.number}: the buyer opened a claim",
+                body=f"The buyer claims {_money(amount, so.currency)} ({why}). Answer by "
+                f"{dispute.respond_by:%Y-%m-%d %H:%M} UTC; the claim goes to the platform on "
+                f"{dispute.escalate_by:%Y-%m-%d} if it is not settled.",
+            )
+        else:
+            await order_service.pause_receipt_timer(
+                session, so.id, actor_id=user_id, actor_role="buyer", reason="refund requested"
+            )
+            await self._tell_store(
+                session,
+                so,
+                f"Order {so.number}: refund requested",
+                body=f"The buyer asks for {_money(amount, so.currency)} ({why}). "
+                f"Answer by {dispute.respond_by:%Y-%m-%d %H:%M} UTC or it is refunded automatically.",
+            )
         await session.flush()
         return await self.read(session, dispute)
 
@@ -376,7 +421,11 @@ class DisputeService(DisputeQueries):
             return await self.read(session, dispute)
         now = utcnow()
         so = await self._seller_order(session, dispute)
-        escalate_by = now + get_policy(so.trade_model).escalation_window
+        escalate_by = (
+            dispute.escalate_by
+            if dispute.kind == "claim" and dispute.escalate_by is not None
+            else now + get_policy(so.trade_model).escalation_window
+        )
         if not await self._move(
             session,
             dispute.id,
@@ -417,13 +466,27 @@ class DisputeService(DisputeQueries):
         if dispute.status == "escalated":
             return await self.read(session, dispute)
         now = utcnow()
-        if dispute.status != "awaiting_buyer" or (dispute.escalate_by and dispute.escalate_by <= now):
+        unanswered_claim = (
+            dispute.kind == "claim"
+            and dispute.status == "awaiting_seller"
+            and dispute.respond_by is not None
+            and dispute.respond_by <= now
+        )
+        if not unanswered_claim and (
+            dispute.status != "awaiting_buyer"
+            or (dispute.kind == "refund" and dispute.escalate_by and dispute.escalate_by <= now)
+        ):
+            if dispute.kind == "claim" and dispute.status == "awaiting_seller":
+                raise DisputeNotAllowed(
+                    f"The seller has until {dispute.respond_by:%Y-%m-%d %H:%M} UTC to answer; "
+                    "you may escalate after that."
+                )
             raise DisputeNotAllowed("Only a request the seller rejected can be escalated, within its window.")
         if not await self._move(
             session,
             dispute.id,
-            ["awaiting_buyer"],
-            {"status": "escalated", "escalated_at": now, "escalate_by": None},
+            ["awaiting_buyer", "awaiting_seller"] if unanswered_claim else ["awaiting_buyer"],
+            {"status": "escalated", "escalated_at": now, "escalate_by": None, "respond_by": None},
         ):
             raise DisputeNotAllowed("The request changed meanwhile; reload it.")
         self._log(session, dispute, "escalated", actor_id=user_id, role="buyer", at=now)
@@ -546,6 +609,8 @@ class DisputeService(DisputeQueries):
         if dispute.status != "awaiting_seller":
             return False
         so = await self._seller_order(session, dispute)
+        if dispute.kind == "claim":
+            return await self._claim_unanswered(session, dispute, so, now)
         if get_policy(so.trade_model).refund_default_outcome == "release":
             return await self._release(
                 session,
@@ -566,6 +631,26 @@ class DisputeService(DisputeQueries):
             note="The seller did not answer in time: refunded automatically.",
         )
 
+    async def _claim_unanswered(
+        self, session: AsyncSession, dispute: Dispute, so: SellerOrder, now: datetime
+    ) -> bool:
+        """A claim the seller left unanswered past ``respond_by``: the buyer may escalate it now; it escalates
+        on its own at ``escalate_by``."""
+        if not await self._move(
+            session, dispute.id, ["awaiting_seller"], {"status": "awaiting_buyer", "respond_by": None}
+        ):
+            return False
+        self._log(session, dispute, "unanswered", actor_id=None, role="system", at=now, data={"claim": True})
+        when = f"{dispute.escalate_by:%Y-%m-%d %H:%M} UTC" if dispute.escalate_by else "soon"
+        await self._tell_buyer(
+            session,
+            so,
+            f"Order {so.number}: the seller did not answer your claim",
+            body=f"You may ask the platform to decide now; the claim goes to the platform on its own at {when}.",
+        )
+        await session.flush()
+        return True
+
     async def expire_rejected(
         self, session: AsyncSession, dispute_id: int, *, now: datetime | None = None
     ) -> bool:
@@ -581,7 +666,7 @@ class DisputeService(DisputeQueries):
         ):
             return False
         so = await self._seller_order(session, dispute)
-        if get_policy(so.trade_model).escalation_default == "escalate":
+        if dispute.kind == "claim" or get_policy(so.trade_model).escalation_default == "escalate":
             if not await self._move(
                 session, dispute.id, ["awaiting_buyer"], {"status": "escalated", "escalated_at": now}
             ):
@@ -651,7 +736,8 @@ class DisputeService(DisputeQueries):
         ``refunded``; less: the receipt timer runs again."""
         so = await self._seller_order(session, dispute)
         most = await self.refundable(session, so)
-        if so.status not in DISPUTABLE or most <= 0:
+        after_release = dispute.kind == "claim" and so.status in CLAIMABLE
+        if (so.status not in DISPUTABLE and not after_release) or most <= 0:
             # the order left escrow meanwhile (cancelled by the buyer before shipment, say): nothing to refund
             return await self._release(
                 session,
@@ -685,13 +771,17 @@ class DisputeService(DisputeQueries):
             session,
             key=refund_key(so.id, dispute.id),
             kind="refund",
-            postings=postings.refund_before_release(so.id, so.store_id, Money(amount, so.currency)),
+            postings=(
+                # the money was released already: it comes back from the store's balance (a claw-back, which
+                # may take it below zero until later sales cover it)
+                postings.refund_after_release(so.store_id, Money(amount, so.currency))
+                if after_release
+                else postings.refund_before_release(so.id, so.store_id, Money(amount, so.currency))
+            ),
             reference=("seller_order", so.id),
-            memo=f"Order {so.number}: refund request #{dispute.id}",
+            memo=f"Order {so.number}: {'claim' if dispute.kind == 'claim' else 'refund request'} #{dispute.id}",
         )
-        order = await OrderRepository(session).order(so.order_id)
-        if order is not None and order.payment_id is not None:
-            await payment_service.refund(session, order.payment_id, amount, f"dispute:{dispute.id}")
+        await self._refund_payments(session, so, amount, f"dispute:{dispute.id}")
         self._log(
             session,
             dispute,
@@ -704,13 +794,38 @@ class DisputeService(DisputeQueries):
         )
         if full:
             await self._mark_refunded(session, so, dispute, actor_id=actor_id, role=role, now=now)
-        else:
+        elif not after_release:
             await order_service.resume_receipt_timer(session, so.id, actor_id=actor_id, actor_role=role)
-        text = f"{_money(amount, so.currency)} refunded from escrow ({note})"
+        source = "from the seller's balance" if after_release else "from escrow"
+        text = f"{_money(amount, so.currency)} refunded {source} ({note})"
         await self._tell_buyer(session, so, f"Order {so.number}: refund granted", body=text)
         await self._tell_store(session, so, f"Order {so.number}: refund paid", body=text)
         await session.flush()
         return True
+
+    async def _refund_payments(
+        self, session: AsyncSession, so: SellerOrder, amount: int, reference: str
+    ) -> None:
+        """The provider's refund of ``amount``: from the order's payment, or for a contract order from its
+        milestones' payments, the latest first (each up to what it still holds)."""
+        milestones = [m for m in await MilestoneRepository(session).of([so.id]) if m.payment_id is not None]
+        if not milestones:
+            order = await OrderRepository(session).order(so.order_id)
+            if order is not None and order.payment_id is not None:
+                await payment_service.refund(session, order.payment_id, amount, reference)
+            return
+        left = amount
+        for milestone in sorted(milestones, key=lambda m: m.position, reverse=True):
+            if left <= 0:
+                break
+            assert milestone.payment_id is not None
+            payment = await payment_service.get(session, milestone.payment_id)
+            part = min(left, payment.amount - payment.refunded_amount)
+            if part > 0:
+                await payment_service.refund(session, payment.id, part, f"{reference}:{milestone.kind}")
+                left -= part
+        if left > 0:
+            raise RuntimeError(f"{so.number}: {left} of the refund is not covered by its payments")
 
     async def _mark_refunded(
         self,
@@ -726,7 +841,7 @@ class DisputeService(DisputeQueries):
         was = so.status
         if not await repo.transition(
             so.id,
-            list(DISPUTABLE),
+            [*DISPUTABLE, *CLAIMABLE],
             {
                 "status": "refunded",
                 "auto_confirm_at": None,

@@ -462,6 +462,41 @@ class MessagingService:
         row, chosen = await self._scoped(session, actor, conversation_id, side, store_id)
         return await self._post(session, actor, row, chosen, text, attachments, storage)
 
+    async def post_for_subject(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        side: Side,
+        store_id: int,
+        buyer_user_id: int,
+        subject_type: str,
+        subject_id: int,
+        title: str,
+        body: str,
+    ) -> Posted:
+        """Post on the thread of a subject whose own service has already decided that ``actor`` speaks for
+        ``side`` (a quote's negotiation: any member of the buyer organisation speaks for the buyer, whose
+        thread is the RFQ author's). Opens the thread when there is none yet."""
+        require_writer(actor)
+        if subject_type not in SUBJECT_TYPES:
+            raise invalid_field("subject_type", f"must be one of {', '.join(SUBJECT_TYPES)}")
+        text = clean_body(body)
+        clean_title = " ".join(title.split())[:MAX_TITLE] or subject_type
+        conversation = await self._open(
+            session, store_id, buyer_user_id, subject_type, subject_id, clean_title
+        )
+        store_name, store_slug, buyer_name = await ConversationRepository(session).names(conversation.id)
+        row = ConversationRow(
+            conversation,
+            store_name,
+            store_slug,
+            buyer_name,
+            is_buyer=side == "buyer",
+            is_seller=side == "seller",
+        )
+        return await self._post(session, actor, row, side, text, (), None)
+
     def _check_attachments(self, attachments: Sequence[bytes], storage: MediaStorage | None) -> None:
         if len(attachments) > MAX_ATTACHMENTS:
             raise invalid_field(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from souk.models.base import Base, _now
 
-SUBJECT_TYPES = ("product", "seller_order", "general")
+SUBJECT_TYPES = ("product", "seller_order", "quote", "general")
 SIDES = ("buyer", "seller")
 MAX_BODY = 4000
 PREVIEW_LENGTH = 200
@@ -47,7 +47,9 @@ class Conversation(Base):
         UniqueConstraint("store_id", "buyer_user_id", "subject_type", "subject_id"),
         Index("ix_conversations_buyer_user_id_last_message_at", "buyer_user_id", "last_message_at"),
         Index("ix_conversations_store_id_last_message_at", "store_id", "last_message_at"),
-        CheckConstraint("subject_type IN ('product', 'seller_order', 'general')", name="subject_type"),
+        CheckConstraint(
+            "subject_type IN ('product', 'seller_order', 'quote', 'general')", name="subject_type"
+        ),
         CheckConstraint("subject_type = 'general' OR subject_id IS NOT NULL", name="subject_id"),
         CheckConstraint(
             "last_sender_side IS NULL OR last_sender_side IN ('buyer', 'seller')", name="last_sender_side"

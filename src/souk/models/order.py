@@ -10,7 +10,7 @@ was placed with; nothing is recomputed later. Deadlines are indexed columns swep
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -149,6 +149,14 @@ class SellerOrder(Timestamped, Base):
     @property
     def receipt_extended(self) -> bool:
         return self.receipt_extensions_used > 0
+
+    @property
+    def claim_until(self) -> datetime | None:
+        """Until when the buyer may open a claim on a completed order (the claim window it was placed with)."""
+        days = int((self.policy_snapshot or {}).get("claim_window_days") or 0)
+        if self.status != "completed" or self.completed_at is None or days <= 0:
+            return None
+        return self.completed_at + timedelta(days=days)
 
     @property
     def receipt_timer_paused(self) -> bool:

@@ -1,7 +1,10 @@
 """Order and stock invariants for ``souk audit``:
 
 - ``order.escrow_settled``: the escrow of every completed, cancelled or refunded seller order is zero, and the
-  escrow of every paid or shipped one holds exactly its total less what partial refunds (disputes) paid back;
+  escrow of every paid or shipped one holds exactly its total less what partial refunds (disputes) paid back (a
+  sourcing contract's order: the milestones paid so far, also while in production or awaiting the balance);
+- ``order.milestones_have_payments_and_entries``: every paid or refunded milestone has its succeeded (or
+  refunded) payment of its amount and its ``payment_captured`` entry; a refunded one its refund entry;
 - ``order.paid_have_payment_and_entries``: every seller order that was paid has its order's succeeded payment
   (of the order's total) and its ``payment_captured`` entry; a completed one its ``escrow_released`` entry; a
   paid order that was cancelled its refund;
@@ -16,10 +19,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.audit import MAX_REPORTED, capped, check
 from souk.kit.money import format_money, is_currency
-from souk.models import Dispute, LedgerEntry, LedgerPosting, Order, Payment, SellerOrder, Stock, StockMovement
+from souk.models import (
+    Dispute,
+    LedgerEntry,
+    LedgerPosting,
+    Order,
+    Payment,
+    PaymentMilestone,
+    SellerOrder,
+    Stock,
+    StockMovement,
+)
 
 CLOSED = ("completed", "cancelled", "refunded")
-HOLDING = ("paid", "shipped")
+# statuses whose escrow holds money (a sourcing contract's order: the milestones paid so far)
+HOLDING = ("paid", "shipped", "in_production", "awaiting_balance", "awaiting_deposit")
+
+
+def _has_milestones():  # type: ignore[no-untyped-def]
+    return select(PaymentMilestone.id).where(PaymentMilestone.seller_order_id == SellerOrder.id).exists()
 
 
 def _money(amount: int, currency: str) -> str:
@@ -47,7 +65,14 @@ async def escrow_settled(session: AsyncSession) -> list[str]:
         .where(Dispute.seller_order_id == SellerOrder.id, Dispute.outcome == "refund_partial")
         .scalar_subquery()
     )
-    held_expected = SellerOrder.total_amount - partly_refunded
+    milestones_paid = (
+        select(func.coalesce(func.sum(PaymentMilestone.amount), 0))
+        .where(PaymentMilestone.seller_order_id == SellerOrder.id, PaymentMilestone.status == "paid")
+        .scalar_subquery()
+    )
+    held_expected = (
+        case((_has_milestones(), milestones_paid), else_=SellerOrder.total_amount) - partly_refunded
+    )
     rows = (
         await session.execute(
             select(
@@ -94,7 +119,8 @@ async def _missing_entries(session: AsyncSession, suffix: str, condition, what: 
 
 @check("order.paid_have_payment_and_entries")
 async def paid_have_payment_and_entries(session: AsyncSession) -> list[str]:
-    was_paid = SellerOrder.paid_at.is_not(None)
+    # a sourcing contract's order is paid by milestones (``order.milestones_have_payments_and_entries``)
+    was_paid = SellerOrder.paid_at.is_not(None) & ~_has_milestones()
     found = await _missing_entries(
         session, ":captured", was_paid, "was paid but has no payment_captured ledger entry"
     )
@@ -117,6 +143,13 @@ async def paid_have_payment_and_entries(session: AsyncSession) -> list[str]:
             .outerjoin(Payment, Payment.id == Order.payment_id)
             .where(Order.paid_at.is_not(None))
             .where(
+                Order.payment_id.is_not(None)
+                | ~select(SellerOrder.id)
+                .join(PaymentMilestone, PaymentMilestone.seller_order_id == SellerOrder.id)
+                .where(SellerOrder.order_id == Order.id)
+                .exists()
+            )
+            .where(
                 (Payment.id.is_(None))
                 | Payment.status.not_in(("succeeded", "refunded"))
                 | (Payment.amount != Order.total_amount)
@@ -133,6 +166,63 @@ async def paid_have_payment_and_entries(session: AsyncSession) -> list[str]:
                 f"order #{order_id} is paid but its payment is {status} for {_money(int(amount), currency)} "
                 f"(the order's total is {_money(int(total), currency)})"
             )
+    return capped(found)
+
+
+@check("order.milestones_have_payments_and_entries")
+async def milestones_have_payments_and_entries(session: AsyncSession) -> list[str]:
+    captured = (
+        select(LedgerEntry.id)
+        .where(
+            LedgerEntry.idempotency_key
+            == literal("so:")
+            + cast(PaymentMilestone.seller_order_id, String)
+            + literal(":captured:")
+            + PaymentMilestone.kind
+        )
+        .exists()
+    )
+    refunded = (
+        select(LedgerEntry.id)
+        .where(
+            LedgerEntry.idempotency_key
+            == literal("so:")
+            + cast(PaymentMilestone.seller_order_id, String)
+            + literal(":refund:cancel:")
+            + PaymentMilestone.kind
+        )
+        .exists()
+    )
+    rows = (
+        await session.execute(
+            select(
+                SellerOrder.number,
+                PaymentMilestone.kind,
+                PaymentMilestone.status,
+                PaymentMilestone.amount,
+                PaymentMilestone.currency,
+                Payment.status,
+                Payment.amount,
+                captured,
+                refunded,
+            )
+            .join(SellerOrder, SellerOrder.id == PaymentMilestone.seller_order_id)
+            .outerjoin(Payment, Payment.id == PaymentMilestone.payment_id)
+            .where(PaymentMilestone.status.in_(("paid", "refunded")))
+            .order_by(PaymentMilestone.id)
+        )
+    ).all()
+    found = []
+    for number, kind, status, amount, currency, paid_status, paid_amount, has_capture, has_refund in rows:
+        if paid_status not in ("succeeded", "refunded") or paid_amount != amount:
+            found.append(
+                f"{number}'s {kind} is {status} but its payment is {paid_status or 'missing'} "
+                f"(expected {_money(int(amount), currency)})"
+            )
+        if not has_capture:
+            found.append(f"{number}'s {kind} is {status} but has no payment_captured ledger entry")
+        if status == "refunded" and not has_refund:
+            found.append(f"{number}'s {kind} is refunded but has no refund ledger entry")
     return capped(found)
 
 

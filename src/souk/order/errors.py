@@ -53,3 +53,41 @@ class PaymentInProgress(Conflict):
         super().__init__(
             "A payment for this order is being processed; wait for its result before trying another card."
         )
+
+
+class MilestoneOrderNotCancellable(Conflict):
+    """A sourcing contract's order with money paid may be cancelled only after the supplier missed the ship-by
+    time (the on-time shipment guarantee)."""
+
+    code = "cancel_not_allowed_yet"
+
+    def __init__(self, ship_by: datetime | None) -> None:
+        when = f" ({ship_by:%Y-%m-%d %H:%M} UTC)" if ship_by else ""
+        super().__init__(
+            "The supplier is producing this order under the contract: it may be cancelled for a full refund "
+            f"only if it has not shipped by the ship-by time{when}."
+        )
+        self.ship_by = ship_by
+
+
+class MilestoneNotFound(NotFound):
+    code = "milestone_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such payment milestone.")
+
+
+class MilestoneNotDue(Conflict):
+    """The milestone cannot be paid now: not due yet, paid already, or cancelled."""
+
+    code = "milestone_not_due"
+
+    def __init__(self, kind: str, status: str) -> None:
+        if status == "paid":
+            message = f"The {kind} is paid already."
+        elif status == "pending":
+            message = f"The {kind} is not due yet."
+        else:
+            message = f"The {kind} cannot be paid: it is {status}."
+        super().__init__(message)
+        self.milestone_status = status

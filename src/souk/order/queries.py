@@ -25,13 +25,24 @@ from souk.order.views import buyer_next_action, order_read, seller_order_read, s
 
 # statuses of the buyer's tabs
 BUYER_TABS: dict[str, tuple[str, ...]] = {
-    "to_pay": ("pending_payment",),
-    "to_ship": ("paid",),
+    "to_pay": ("pending_payment", "awaiting_deposit", "awaiting_balance"),
+    "to_ship": ("paid", "in_production"),
     "shipped": ("shipped",),
     "completed": ("completed",),
     "cancelled": ("cancelled", "refunded"),
 }
-STATUSES: tuple[str, ...] = ("pending_payment", "paid", "shipped", "completed", "cancelled", "refunded")
+STATUSES: tuple[str, ...] = (
+    "pending_payment",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+    "refunded",
+    # a sourcing contract's order
+    "awaiting_deposit",
+    "in_production",
+    "awaiting_balance",
+)
 
 
 def buyer_link(order_id: int) -> str:
@@ -161,8 +172,9 @@ class OrderQueries:
         orders = await repo.orders_by_ids(sorted({so.order_id for so in sos}))
         names = await repo.buyer_names(sorted({so.buyer_id for so in sos}))
         bundles = await repo.bundles(sos, timeline=True)
+        now = utcnow()
         return [
-            store_order_read(b, orders[b.seller_order.order_id], names.get(b.seller_order.buyer_id, ""))
+            store_order_read(b, orders[b.seller_order.order_id], names.get(b.seller_order.buyer_id, ""), now)
             for b in bundles
         ]
 
@@ -236,7 +248,7 @@ class OrderQueries:
         assert so is not None
         bundle = (await repo.bundles([so], timeline=True))[0]
         return seller_order_read(
-            bundle, buyer_next_action(so, await repo.payment(order.payment_id), utcnow())
+            bundle, buyer_next_action(so, await repo.payment(order.payment_id), utcnow(), bundle)
         )
 
     # --- the conversation of a seller order ----------------------------------------------------------------

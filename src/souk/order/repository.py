@@ -14,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.inventory.repository import StockRepository
 from souk.models import (
+    Contract,
     Membership,
     Order,
     OrderEvent,
     OrderLine,
     Payment,
+    PaymentMilestone,
     SellerOrder,
     Shipment,
     Stock,
@@ -53,6 +55,10 @@ class SellerOrderBundle:
     tracking: list[TrackingEvent] = field(default_factory=list)
     # user id -> display name, for the timeline
     actor_names: dict[int, str] = field(default_factory=dict)
+    # a sourcing contract's order: its milestones (with their payments) and when its balance is due
+    milestones: list[PaymentMilestone] = field(default_factory=list)
+    milestone_payments: dict[int, Payment] = field(default_factory=dict)
+    payment_plan: str | None = None
 
 
 class OrderRepository:
@@ -253,6 +259,28 @@ class OrderRepository:
                 .execution_options(populate_existing=True)
             )
         ).all()
+        plans = await self.session.execute(
+            select(Contract.seller_order_id, Contract.balance_due).where(Contract.seller_order_id.in_(ids))
+        )
+        contract_orders: list[int] = []
+        for so_id, plan in plans.all():
+            if so_id is not None:
+                bundles[so_id].payment_plan = plan
+                contract_orders.append(so_id)
+        if contract_orders:
+            rows = await self.session.scalars(
+                select(PaymentMilestone)
+                .where(PaymentMilestone.seller_order_id.in_(contract_orders))
+                .order_by(PaymentMilestone.seller_order_id, PaymentMilestone.position)
+                .execution_options(populate_existing=True)
+            )
+            for milestone in rows.all():
+                bundles[milestone.seller_order_id].milestones.append(milestone)
+            payments = await self.payments(
+                [m.payment_id for b in bundles.values() for m in b.milestones if m.payment_id is not None]
+            )
+            for bundle in bundles.values():
+                bundle.milestone_payments = payments
         by_shipment: dict[int, SellerOrderBundle] = {}
         for shipment in shipments:
             bundles[shipment.seller_order_id].shipment = shipment

@@ -22,7 +22,21 @@ from souk.kit.countries import country_name
 from souk.kit.schemas import ReadSchema, Schema
 from souk.payment.schemas import CardIn
 
-SellerOrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled", "refunded"]
+SellerOrderStatus = Literal[
+    "pending_payment",
+    "paid",
+    "shipped",
+    "completed",
+    "cancelled",
+    "refunded",
+    # a sourcing contract's order: deposit due, in production, balance due
+    "awaiting_deposit",
+    "in_production",
+    "awaiting_balance",
+]
+MilestoneKind = Literal["deposit", "balance"]
+MilestoneStatus = Literal["pending", "due", "paid", "refunded", "cancelled"]
+PaymentPlan = Literal["before_shipment", "on_documents"]
 Carrier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 TrackingNumber = Annotated[
     str,
@@ -132,14 +146,16 @@ class NextAction(BaseModel):
 
     kind: str = Field(
         description="pay, payment_processing, await_payment, await_shipment, seller_late, ship, "
-        "confirm_receipt, await_receipt, receipt_paused, none"
+        "confirm_receipt, await_receipt, receipt_paused, pay_deposit, pay_balance, in_production, "
+        "await_deposit, produce, await_balance, none"
     )
     label: str
     deadline_label: str = Field("", description="what happens at the deadline: closes, due, auto-confirms")
     deadline: datetime | None = None
     actions: list[str] = Field(
         default_factory=list,
-        description="what the viewer may do now: pay, cancel_order, cancel, confirm_receipt, extend_receipt, ship",
+        description="what the viewer may do now: pay, cancel_order, cancel, confirm_receipt, extend_receipt, ship, "
+        "pay_milestone, production_finished",
     )
 
 
@@ -167,12 +183,35 @@ class SellerOrderRead(BaseModel):
     shipped_at: datetime | None
     delivered_at: datetime | None
     completed_at: datetime | None
+    claim_until: datetime | None = Field(description="a completed order may be claimed on until then")
     cancelled_at: datetime | None
     cancel_reason: str | None
     lines: list[OrderLineRead]
     shipment: ShipmentRead | None
     timeline: list[OrderEventRead] = Field(description="oldest first; empty in lists")
     next_action: NextAction
+    payment_plan: PaymentPlan | None = Field(
+        None, description="a sourcing contract's order: when its balance is due; null for other orders"
+    )
+    milestones: list[MilestoneRead] = Field(
+        default_factory=list, description="a sourcing contract's payments (deposit, balance), in order"
+    )
+
+
+class MilestoneRead(BaseModel):
+    """One payment of a sourcing contract's order: the deposit (due when the order is made) or the balance (due
+    when production is finished, or once the goods shipped with their documents)."""
+
+    id: int
+    seller_order_id: int
+    kind: MilestoneKind
+    position: int
+    amount: int = Field(description="minor units of currency")
+    currency: str
+    status: MilestoneStatus = Field(description="pending (not due yet), due, paid, refunded, cancelled")
+    due_at: datetime | None
+    paid_at: datetime | None
+    payment_status: str | None = Field(description="the status of its payment, once one was started")
 
 
 class PaymentSummary(BaseModel):

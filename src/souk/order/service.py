@@ -37,24 +37,26 @@ from souk.ledger.service import ledger_service
 from souk.models import Order, Payment, SellerOrder, Shipment
 from souk.notification.service import notification_service
 from souk.order.errors import (
+    MilestoneOrderNotCancellable,
     PaymentInProgress,
     PaymentWindowClosed,
     ReceiptExtensionRefused,
     TransitionNotAllowed,
 )
+from souk.order.milestones import MilestoneRepository, milestones
 from souk.order.queries import OrderQueries, buyer_link, seller_link
 from souk.order.repository import OrderRepository, stocked
 from souk.order.schemas import OrderRead, SellerOrderRead, ShipCreate, StoreOrderRead
 from souk.order.views import (
-    buyer_next_action,
     may_extend,
-    seller_order_read,
 )
 from souk.payment.service import payment_service
 
 log = logging.getLogger("souk.order")
 
 MESSAGE_LOCALE = "en_001"
+# paid (in part or in full) and not shipped: the ship-by timer runs (a contract's order: from its deposit on)
+UNSHIPPED_PAID = ("paid", "in_production", "awaiting_balance")
 
 
 def _money(amount: int, currency: str) -> str:
@@ -103,16 +105,18 @@ class OrderService(OrderQueries):
             if order is not None and order.status == "cancelled":
                 await self._refund_late_payment(session, order, payment, now)
             return False
-        bought: list[int] = []
+        bought: list[tuple[int, bool]] = []
         for so in await repo.seller_orders_of([order.id]):
             bought += await self._pay_seller_order(session, so, payment, now)
-        await cart_service.remove_many(session, Actor(user_id=order.buyer_id), None, sorted(set(bought)))
+        # the cart lines bought go; a bulk line of a SKU stays when only its sample was bought, and back
+        await cart_service.remove_lines(session, Actor(user_id=order.buyer_id), None, bought)
         await session.flush()
         return True
 
     async def _pay_seller_order(
         self, session: AsyncSession, so: SellerOrder, payment: Payment, now: datetime
-    ) -> list[int]:
+    ) -> list[tuple[int, bool]]:
+        """Pay one seller order from the order's payment; the (sku_id, is_sample) lines it bought."""
         repo = OrderRepository(session)
         ship_by = now + timedelta(days=so.ship_by_days)
         if not await repo.transition(
@@ -154,7 +158,7 @@ class OrderService(OrderQueries):
             body=f"{items} item{'s' if items != 1 else ''}, {_money(so.total_amount, so.currency)}. "
             f"Ship by {ship_by:%Y-%m-%d %H:%M} UTC.",
         )
-        return [line.sku_id for line in lines if line.sku_id is not None]
+        return [(line.sku_id, line.is_sample) for line in lines if line.sku_id is not None]
 
     async def _refund_late_payment(
         self, session: AsyncSession, order: Order, payment: Payment, now: datetime
@@ -245,6 +249,13 @@ class OrderService(OrderQueries):
         payment = await OrderRepository(session).payment(order.payment_id)
         if order.status == "pending_payment" and payment is not None and payment.status == "processing":
             raise PaymentInProgress()
+        if order.status == "pending_payment" and order.payment_id is None:
+            # a sourcing contract's order: its milestones are paid one by one
+            for so in await OrderRepository(session).seller_orders_of([order.id]):
+                if so.status not in ("awaiting_deposit", "cancelled"):
+                    raise TransitionNotAllowed("cancelled as a whole", so.status)
+                if await milestones.payment_in_progress(session, so):
+                    raise PaymentInProgress()
         await self._close(session, order, reason="buyer_unpaid", actor_id=user_id, role="buyer")
         return await self._order_read(session, order, timeline=True)
 
@@ -256,6 +267,8 @@ class OrderService(OrderQueries):
         order = await OrderRepository(session).order(order_id, fresh=True)
         if order is None or order.status != "pending_payment" or order.pay_by > (now or utcnow()):
             return False
+        if order.payment_id is None:
+            return False  # a sourcing contract's order: no unpaid timer, its buyer cancels it
         return await self._close(session, order, reason="unpaid", actor_id=None, role="system", now=now)
 
     async def _close(
@@ -277,10 +290,11 @@ class OrderService(OrderQueries):
         for so in await repo.seller_orders_of([order.id]):
             if not await repo.transition(
                 so.id,
-                ["pending_payment"],
+                ["pending_payment", "awaiting_deposit"],
                 {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason, "updated_at": now},
             ):
                 continue
+            await milestones.refund_paid(session, so, "cancel", now)  # nothing is paid yet: cancels them
             for line in stocked(await repo.lines_of([so.id])):
                 released = await inventory_service.release(
                     session,
@@ -319,7 +333,10 @@ class OrderService(OrderQueries):
         and at once (no questions) after the seller missed the ship-by time. Already cancelled: no change."""
         user_id = require_writer(actor)
         order, so = await self._buyer_seller_order(session, actor, order_id, seller_order_id)
-        if so.status != "cancelled":
+        plan = await milestones.plan_of(session, so)
+        if so.status != "cancelled" and plan is not None:
+            await self._cancel_milestone_order(session, order, so, actor_id=user_id)
+        elif so.status != "cancelled":
             if so.status == "pending_payment":
                 raise TransitionNotAllowed(
                     "cancelled on its own", so.status, "Cancel the whole order instead: it is not paid yet."
@@ -328,10 +345,59 @@ class OrderService(OrderQueries):
                 hint = "Ask the seller for a refund instead." if so.status == "shipped" else ""
                 raise TransitionNotAllowed("cancelled", so.status, hint)
             await self._cancel_paid(session, order, so, actor_id=user_id)
-        so = await OrderRepository(session).seller_order(so.id) or so
-        bundle = (await OrderRepository(session).bundles([so], timeline=True))[0]
-        payment = await OrderRepository(session).payment(order.payment_id)
-        return seller_order_read(bundle, buyer_next_action(so, payment, utcnow()))
+        return await self._buyer_so_read(session, order, so.id)
+
+    async def _cancel_milestone_order(
+        self, session: AsyncSession, order: Order, so: SellerOrder, *, actor_id: int
+    ) -> bool:
+        """A sourcing contract's order: cancelled for nothing while its deposit is unpaid; once money is paid,
+        only when the supplier has not shipped by the ship-by time (the on-time shipment guarantee), and then
+        every paid milestone is refunded from escrow."""
+        repo = OrderRepository(session)
+        now = utcnow()
+        if await milestones.payment_in_progress(session, so):
+            raise PaymentInProgress()
+        if so.status == "awaiting_deposit":
+            reason, allowed = "buyer_unpaid", ["awaiting_deposit"]
+        elif so.shipped_at is None and so.status in ("in_production", "awaiting_balance", "paid"):
+            late = so.seller_late_at is not None or (so.ship_by is not None and so.ship_by <= now)
+            if not late:
+                raise MilestoneOrderNotCancellable(so.ship_by)
+            reason, allowed = "seller_late", ["in_production", "awaiting_balance", "paid"]
+        else:
+            hint = "Open a claim instead." if so.status in ("shipped", "completed") else ""
+            raise TransitionNotAllowed("cancelled", so.status, hint)
+        if not await repo.transition(
+            so.id,
+            allowed,
+            {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason, "updated_at": now},
+        ):
+            fresh = await repo.seller_order(so.id)
+            if fresh is not None and fresh.status == "cancelled":
+                return False
+            raise TransitionNotAllowed("cancelled", fresh.status if fresh else so.status)
+        refunded = await milestones.refund_paid(session, so, "cancel", now)
+        await repo.order_transition(
+            order.id, "pending_payment", {"status": "cancelled", "closed_at": now, "updated_at": now}
+        )
+        repo.add_event(
+            so.id,
+            "cancelled",
+            actor_id=actor_id,
+            actor_role="buyer",
+            at=now,
+            data={"reason": reason, "refund_amount": refunded},
+        )
+        body = (
+            f"The ship-by time had passed; {_money(refunded, so.currency)} was refunded to the buyer from escrow."
+            if refunded
+            else "Nothing had been paid."
+        )
+        await self._notify_store(
+            session, so, "order.cancelled", f"Order {so.number} cancelled by the buyer", body
+        )
+        await session.flush()
+        return True
 
     async def _cancel_paid(
         self, session: AsyncSession, order: Order, so: SellerOrder, *, actor_id: int
@@ -398,27 +464,58 @@ class OrderService(OrderQueries):
         receipt timer starts (express or surface mail, as snapshotted) and the buyer is told. Shipped already:
         no change."""
         store, so = await self._store_order(session, actor, store_id, seller_order_id, "stock:write")
-        if so.status != "shipped":
-            if so.status != "paid":
-                raise TransitionNotAllowed("shipped", so.status)
-            await self._ship(session, so, payload, actor_id=require_user(actor))
+        if so.shipped_at is None:
+            if so.status == "in_production" and await milestones.plan_of(session, so) == "on_documents":
+                await self._ship_with_documents(session, so, payload, actor_id=require_user(actor))
+            elif so.status != "paid":
+                hint = ""
+                if so.status in ("in_production", "awaiting_balance", "awaiting_deposit"):
+                    hint = "The balance must be paid before it ships."
+                raise TransitionNotAllowed("shipped", so.status, hint)
+            else:
+                await self._ship(session, so, payload, actor_id=require_user(actor))
         return await self.get_for_store(session, actor, store.id, so.id)
 
-    async def _ship(
-        self, session: AsyncSession, so: SellerOrder, payload: ShipCreate, *, actor_id: int
+    async def _ship_with_documents(
+        self,
+        session: AsyncSession,
+        so: SellerOrder,
+        payload: ShipCreate,
+        *,
+        actor_id: int,
+        documents: list[dict[str, Any]] | None = None,
     ) -> bool:
+        """A sourcing contract whose balance is due on the shipping documents: the goods ship while it is in
+        production; the balance becomes due and the receipt timer starts once it is paid."""
         repo = OrderRepository(session)
         now = utcnow()
-        auto_confirm_at = now + timedelta(days=so.auto_confirm_days)
-        if not await repo.transition(
+        has_balance = any(
+            m.kind == "balance" and m.status == "pending"
+            for m in await MilestoneRepository(session).of([so.id])
+        )
+        if not has_balance:
+            return await self._ship(session, so, payload, actor_id=actor_id, from_status="in_production")
+        if not await repo.update_if(
             so.id,
-            ["paid"],
-            {"status": "shipped", "shipped_at": now, "auto_confirm_at": auto_confirm_at, "updated_at": now},
+            and_(SellerOrder.status == "in_production", SellerOrder.shipped_at.is_(None)),
+            {"status": "awaiting_balance", "shipped_at": now, "updated_at": now},
         ):
             fresh = await repo.seller_order(so.id)
-            if fresh is not None and fresh.status == "shipped":
+            if fresh is not None and fresh.shipped_at is not None:
                 return False
             raise TransitionNotAllowed("shipped", fresh.status if fresh else so.status)
+        self._add_shipment(session, so, payload, actor_id, now)
+        data: dict[str, Any] = {"carrier": payload.carrier, "tracking_number": payload.tracking_number}
+        if documents:
+            data["documents"] = documents
+        repo.add_event(so.id, "shipped", actor_id=actor_id, actor_role="seller", at=now, data=data)
+        await milestones.balance_due(session, so, now)
+        await session.flush()
+        return True
+
+    def _add_shipment(
+        self, session: AsyncSession, so: SellerOrder, payload: ShipCreate, actor_id: int, now: datetime
+    ) -> None:
         session.add(
             Shipment(
                 seller_order_id=so.id,
@@ -429,6 +526,29 @@ class OrderService(OrderQueries):
                 created_by_id=actor_id,
             )
         )
+
+    async def _ship(
+        self,
+        session: AsyncSession,
+        so: SellerOrder,
+        payload: ShipCreate,
+        *,
+        actor_id: int,
+        from_status: str = "paid",
+    ) -> bool:
+        repo = OrderRepository(session)
+        now = utcnow()
+        auto_confirm_at = now + timedelta(days=so.auto_confirm_days)
+        if not await repo.transition(
+            so.id,
+            [from_status],
+            {"status": "shipped", "shipped_at": now, "auto_confirm_at": auto_confirm_at, "updated_at": now},
+        ):
+            fresh = await repo.seller_order(so.id)
+            if fresh is not None and fresh.status == "shipped":
+                return False
+            raise TransitionNotAllowed("shipped", fresh.status if fresh else so.status)
+        self._add_shipment(session, so, payload, actor_id, now)
         repo.add_event(
             so.id,
             "shipped",
@@ -644,7 +764,8 @@ class OrderService(OrderQueries):
         if not await repo.update_if(
             seller_order_id,
             and_(
-                SellerOrder.status == "paid",
+                SellerOrder.status.in_(UNSHIPPED_PAID),
+                SellerOrder.shipped_at.is_(None),
                 SellerOrder.seller_late_at.is_(None),
                 SellerOrder.ship_by.is_not(None),
                 SellerOrder.ship_by <= now,
@@ -655,12 +776,13 @@ class OrderService(OrderQueries):
         so = await repo.seller_order(seller_order_id)
         assert so is not None
         repo.add_event(so.id, "seller_late", actor_id=None, actor_role="system", at=now)
+        held = await ledger_service.balance(session, accounts.escrow(so.store_id, so.id), so.currency)
         await self._notify_buyer(
             session,
             so,
             "order.seller_late",
             f"Order {so.number} was not shipped in time",
-            body=f"You may cancel it now for a full refund of {_money(so.total_amount, so.currency)}.",
+            body=f"You may cancel it now for a full refund of {_money(held, so.currency)}.",
         )
         await self._notify_store(
             session,

@@ -4,8 +4,8 @@ which re-checks the state: a row handled twice changes once.
 
 - ``order.close_unpaid``: an order not paid by ``pay_by`` closes and its reserved stock is released (an order
   whose payment the provider is still confirming gets ``PROCESSING_GRACE`` more);
-- ``order.seller_late``: a paid seller order not shipped by ``ship_by`` is marked late; the buyer may cancel it
-  for a full refund at once;
+- ``order.seller_late``: a paid seller order (a sourcing contract's: from its deposit on) not shipped by
+  ``ship_by`` is marked late; the buyer may cancel it for a full refund of what was paid at once;
 - ``order.auto_confirm``: a shipped seller order whose ``auto_confirm_at`` passed completes and its escrow is
   released (a paused timer has no ``auto_confirm_at``).
 """
@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.models import Order, Payment, SellerOrder
-from souk.order.service import order_service
+from souk.order.service import UNSHIPPED_PAID, order_service
 from souk.worker.timers import claim_due, timer
 
 # an order whose payment is being confirmed is not closed until this long after its pay_by
@@ -34,6 +34,8 @@ async def close_unpaid(session: AsyncSession, now: datetime) -> int:
         .where(
             Order.status == "pending_payment",
             Order.pay_by <= now,
+            # a sourcing contract's order has no order payment (its milestones are paid one by one)
+            Order.payment_id.is_not(None),
             or_(
                 Payment.id.is_(None),
                 Payment.status != "processing",
@@ -56,7 +58,8 @@ async def mark_seller_late(session: AsyncSession, now: datetime) -> int:
         session,
         select(SellerOrder)
         .where(
-            SellerOrder.status == "paid",
+            SellerOrder.status.in_(UNSHIPPED_PAID),
+            SellerOrder.shipped_at.is_(None),
             SellerOrder.ship_by <= now,
             SellerOrder.seller_late_at.is_(None),
         )

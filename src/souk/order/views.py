@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from souk.kit.money import format_money
-from souk.models import Order, Payment, SellerOrder
+from souk.models import Order, Payment, PaymentMilestone, SellerOrder
 from souk.order.repository import SellerOrderBundle
 from souk.order.schemas import (
     AddressSnapshot,
     BuyerRef,
+    MilestoneRead,
     NextAction,
     OrderEventRead,
     OrderLineRead,
@@ -33,6 +34,7 @@ CANCEL_REASONS = {
     "unpaid": "Closed: not paid in time",
     "buyer_unpaid": "Cancelled by the buyer before paying",
 }
+MILESTONE_NAMES = {"deposit": "Deposit", "balance": "Balance"}
 TRACKING_LABELS = {
     "in_transit": "In transit",
     "out_for_delivery": "Out for delivery",
@@ -61,7 +63,14 @@ def event_text(event: TimelineEntry, currency: str, locale: str = MESSAGE_LOCALE
     data = dict(event.data or {})
     kind = event.kind
     if kind == "placed":
+        if data.get("contract"):
+            return f"Order placed from contract {data.get('contract')}"
         return "Order placed"
+    if kind == "milestone_paid":
+        name = MILESTONE_NAMES.get(str(data.get("milestone")), "Payment")
+        return f"{name} of {_money(data.get('amount'), currency, locale)} paid; the money is held in escrow"
+    if kind == "production_finished":
+        return "Production finished: the balance is due"
     if kind == "payment_failed":
         return f"Payment failed: {data.get('message') or 'the card was declined'}"
     if kind == "paid":
@@ -69,7 +78,11 @@ def event_text(event: TimelineEntry, currency: str, locale: str = MESSAGE_LOCALE
             "  ", " "
         )
     if kind == "shipped":
-        return f"Shipped with {data.get('carrier', '')}, tracking number {data.get('tracking_number', '')}"
+        text = f"Shipped with {data.get('carrier', '')}, tracking number {data.get('tracking_number', '')}"
+        documents = data.get("documents")
+        if isinstance(documents, list) and documents:
+            text += f"; shipping documents: {', '.join(str(d.get('filename', '')) for d in documents)}"
+        return text
     if kind in TRACKING_LABELS:
         where = data.get("location")
         return TRACKING_LABELS[kind] + (f" ({where})" if where else "")
@@ -101,6 +114,11 @@ def event_text(event: TimelineEntry, currency: str, locale: str = MESSAGE_LOCALE
 def _dispute_text(kind: str, role: str | None, data: dict[str, Any], currency: str, locale: str) -> str:
     """A refund request's step on the order timeline (the dispute service logs them as ``dispute_<kind>``)."""
     amount = _money(data.get("amount"), currency, locale)
+    if kind == "opened" and data.get("claim"):
+        reason = str(data.get("reason") or "").replace("_", " ")
+        return f"Claim of {amount} opened after receipt: {reason}" if amount else f"Claim opened: {reason}"
+    if kind == "unanswered":
+        return "The seller did not answer the claim in time: the buyer may take it to the marketplace"
     if kind == "opened":
         reason = str(data.get("reason") or "").replace("_", " ")
         text = f"Refund of {amount} requested: {reason}" if amount else f"Refund requested: {reason}"
@@ -136,8 +154,86 @@ def _dispute_text(kind: str, role: str | None, data: dict[str, Any], currency: s
     return "Refund request: " + kind.replace("_", " ")
 
 
-def buyer_next_action(so: SellerOrder, payment: Payment | None, now: datetime) -> NextAction:
-    """What the buyer should do next on a seller order, with its deadline."""
+def _late(so: SellerOrder, now: datetime) -> bool:
+    return so.shipped_at is None and (
+        so.seller_late_at is not None or (so.ship_by is not None and so.ship_by <= now)
+    )
+
+
+def _due_milestone(bundle: SellerOrderBundle) -> tuple[PaymentMilestone | None, bool]:
+    """The milestone to pay now, and whether its payment is being confirmed."""
+    due = next((m for m in bundle.milestones if m.status == "due"), None)
+    payment = bundle.milestone_payments.get(due.payment_id) if due and due.payment_id else None
+    return due, payment is not None and payment.status == "processing"
+
+
+def _buyer_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextAction | None:
+    """A sourcing contract's order before shipment: its milestones and the on-time shipment guarantee."""
+    so = bundle.seller_order
+    late = _late(so, now)
+    due, processing = _due_milestone(bundle)
+    refund = NextAction(
+        kind="seller_late",
+        label="The supplier did not ship by the ship-by time: you may cancel and get everything you paid back",
+        actions=["cancel"],
+    )
+    if so.status in ("awaiting_deposit", "awaiting_balance") and processing and due is not None:
+        return NextAction(
+            kind="payment_processing",
+            label=f"{MILESTONE_NAMES[due.kind]} payment being confirmed by the provider",
+        )
+    if so.status == "awaiting_deposit":
+        amount = _money(due.amount, due.currency) if due else ""
+        return NextAction(
+            kind="pay_deposit",
+            label=f"Pay the deposit of {amount}".strip(),
+            actions=["pay_milestone", "cancel"],
+        )
+    if so.status == "in_production":
+        if late:
+            return refund
+        return NextAction(
+            kind="in_production",
+            label="The supplier is producing your order",
+            deadline_label="ships by",
+            deadline=so.ship_by,
+        )
+    if so.status == "awaiting_balance":
+        amount = _money(due.amount, due.currency) if due else ""
+        if so.shipped_at is not None:
+            return NextAction(
+                kind="pay_balance",
+                label=f"Shipped with its documents: pay the balance of {amount}",
+                actions=["pay_milestone"],
+            )
+        return NextAction(
+            kind="pay_balance",
+            label=f"Production finished: pay the balance of {amount} so the supplier ships",
+            deadline_label="ships by",
+            deadline=so.ship_by,
+            actions=["pay_milestone", "cancel"] if late else ["pay_milestone"],
+        )
+    if so.status == "paid":
+        if late:
+            return refund
+        return NextAction(
+            kind="await_shipment",
+            label="Waiting for the supplier to ship",
+            deadline_label="due",
+            deadline=so.ship_by,
+        )
+    return None
+
+
+def buyer_next_action(
+    so: SellerOrder, payment: Payment | None, now: datetime, bundle: SellerOrderBundle | None = None
+) -> NextAction:
+    """What the buyer should do next on a seller order, with its deadline (``bundle``: a sourcing contract's
+    order's milestones)."""
+    if bundle is not None and bundle.payment_plan is not None:
+        action = _buyer_contract_action(bundle, now)
+        if action is not None:
+            return action
     status = so.status
     if status == "pending_payment":
         if payment is not None and payment.status == "processing":
@@ -183,8 +279,49 @@ def buyer_next_action(so: SellerOrder, payment: Payment | None, now: datetime) -
     return NextAction(kind="none", label=_closed_label(so))
 
 
-def seller_next_action(so: SellerOrder) -> NextAction:
+def _seller_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextAction | None:
+    so = bundle.seller_order
+    late = _late(so, now)
+    if so.status == "awaiting_deposit":
+        return NextAction(kind="await_deposit", label="Waiting for the buyer's deposit")
+    if so.status == "in_production":
+        hurry = "The ship-by time has passed: the buyer may cancel for a full refund. " if late else ""
+        if bundle.payment_plan == "on_documents":
+            return NextAction(
+                kind="ship",
+                label=hurry
+                + "Produce the goods and ship them with their shipping documents; the balance is due then",
+                deadline_label="ship by",
+                deadline=None if late else so.ship_by,
+                actions=["ship"],
+            )
+        return NextAction(
+            kind="produce",
+            label=hurry + "Produce the goods, then mark production finished: the buyer pays the balance",
+            deadline_label="ship by",
+            deadline=None if late else so.ship_by,
+            actions=["production_finished"],
+        )
+    if so.status == "awaiting_balance":
+        return NextAction(
+            kind="await_balance",
+            label="Shipped: waiting for the buyer's balance payment"
+            if so.shipped_at
+            else "Waiting for the buyer's balance payment before shipping",
+            deadline_label="ship by",
+            deadline=None if so.shipped_at else so.ship_by,
+        )
+    return None
+
+
+def seller_next_action(
+    so: SellerOrder, bundle: SellerOrderBundle | None = None, now: datetime | None = None
+) -> NextAction:
     """What the store should do next on a seller order."""
+    if bundle is not None and bundle.payment_plan is not None:
+        action = _seller_contract_action(bundle, now or so.updated_at)
+        if action is not None:
+            return action
     status = so.status
     if status == "pending_payment":
         return NextAction(
@@ -285,9 +422,27 @@ def _timeline(bundle: SellerOrderBundle) -> list[OrderEventRead]:
     ]
 
 
+def milestone_read(milestone: PaymentMilestone, payments: Mapping[int, Payment]) -> MilestoneRead:
+    payment = payments.get(milestone.payment_id) if milestone.payment_id is not None else None
+    return MilestoneRead(
+        id=milestone.id,
+        seller_order_id=milestone.seller_order_id,
+        kind=milestone.kind,  # type: ignore[arg-type]
+        position=milestone.position,
+        amount=milestone.amount,
+        currency=milestone.currency,
+        status=milestone.status,  # type: ignore[arg-type]
+        due_at=milestone.due_at,
+        paid_at=milestone.paid_at,
+        payment_status=payment.status if payment is not None else None,
+    )
+
+
 def _fields(bundle: SellerOrderBundle, next_action: NextAction) -> dict[str, object]:
     so = bundle.seller_order
     return {
+        "payment_plan": bundle.payment_plan,
+        "milestones": [milestone_read(m, bundle.milestone_payments) for m in bundle.milestones],
         "id": so.id,
         "number": so.number or "",
         "order_id": so.order_id,
@@ -317,6 +472,7 @@ def _fields(bundle: SellerOrderBundle, next_action: NextAction) -> dict[str, obj
         "shipped_at": so.shipped_at,
         "delivered_at": so.delivered_at,
         "completed_at": so.completed_at,
+        "claim_until": so.claim_until,
         "cancelled_at": so.cancelled_at,
         "cancel_reason": so.cancel_reason,
         "lines": [OrderLineRead.model_validate(line) for line in bundle.lines],
@@ -330,10 +486,12 @@ def seller_order_read(bundle: SellerOrderBundle, next_action: NextAction) -> Sel
     return SellerOrderRead.model_validate(_fields(bundle, next_action))
 
 
-def store_order_read(bundle: SellerOrderBundle, order: Order, buyer_name: str) -> StoreOrderRead:
+def store_order_read(
+    bundle: SellerOrderBundle, order: Order, buyer_name: str, now: datetime | None = None
+) -> StoreOrderRead:
     return StoreOrderRead.model_validate(
         {
-            **_fields(bundle, seller_next_action(bundle.seller_order)),
+            **_fields(bundle, seller_next_action(bundle.seller_order, bundle, now)),
             "buyer": BuyerRef(id=order.buyer_id, name=buyer_name),
             "shipping_address": AddressSnapshot.model_validate(order.shipping_address),
         }
@@ -376,6 +534,6 @@ def order_read(
         payment=payment_summary(payment),
         next_action=order_next_action(order, payment),
         seller_orders=[
-            seller_order_read(b, buyer_next_action(b.seller_order, payment, now)) for b in bundles
+            seller_order_read(b, buyer_next_action(b.seller_order, payment, now, b)) for b in bundles
         ],
     )

@@ -1,6 +1,7 @@
 """The cart page and the add-to-cart form of the product page. A guest's cart lives behind the HttpOnly
 ``souk_cart`` cookie (a random token; the database keeps only its hash) and is merged into the user's cart
-at login or registration (``merge_guest_cart``)."""
+at login or registration (``merge_guest_cart``). A sourcing product's "Request sample" form posts to the same
+add route with ``sample=1``; a sample line's form on the cart page has ``sample=1`` and only "Remove"."""
 
 from __future__ import annotations
 
@@ -85,6 +86,10 @@ def _quantity(values: dict[str, str]) -> int:
     return value
 
 
+def _sample(values: dict[str, str]) -> bool:
+    return values.get("sample", "") in ("1", "true", "on")
+
+
 def _product_return(target: str | None) -> str | None:
     """A product page path to go back to (only /p/... paths of this site)."""
     if (
@@ -110,7 +115,8 @@ async def cart_page(request: Request, actor: PageActor, session: DbSession) -> H
 
 @router.post("/cart/items")
 async def add_to_cart(request: Request, actor: PageActor, session: DbSession) -> Response:
-    """The product page's form: sku_id, quantity, next (the product page to go back to on an error)."""
+    """The product page's forms: sku_id, quantity, next (the product page to go back to on an error); the
+    sample form sends sample=1 (and no quantity: a sample is 1 piece)."""
     form = await checked_form(request)
     values = form_values(form)
     back = _product_return(values.get("next"))
@@ -121,14 +127,16 @@ async def add_to_cart(request: Request, actor: PageActor, session: DbSession) ->
     try:
         if not isinstance(sku_id, int) or not 1 <= sku_id <= MAX_ID:
             raise NotFound("Choose the options of the product first.", code="sku_not_found")
-        line = await cart_service.add(session, actor, token, sku_id, _quantity(values))
+        sample = _sample(values)
+        quantity = _quantity(values) if not sample or values.get("quantity") else 1
+        line = await cart_service.add(session, actor, token, sku_id, quantity, sample=sample)
     except LINE_ERRORS as error:
         if back is None:
             raise
         await session.rollback()
         flash(request, errors_of(error)["_"], "error")
         return redirect(back)
-    flash(request, f"Added to your cart: {line.title}")
+    flash(request, f"{'A sample is in your cart' if line.is_sample else 'Added to your cart'}: {line.title}")
     response = redirect("/cart")
     if actor.user_id is None and token is not None:
         # (re)set on every add: a guest cart lives CART_COOKIE_DAYS after its last change
@@ -138,23 +146,28 @@ async def add_to_cart(request: Request, actor: PageActor, session: DbSession) ->
 
 @router.post("/cart/items/{sku_id}")
 async def change_line(request: Request, sku_id: IdPath, actor: PageActor, session: DbSession) -> Response:
-    """A line's form on the cart page: ``action`` is "update" (with ``quantity``) or "remove"."""
+    """A line's form on the cart page: ``action`` is "update" (with ``quantity``) or "remove"; ``sample=1``
+    names the SKU's sample line."""
     form = await checked_form(request)
     values = form_values(form)
     token = guest_token(request)
+    sample = _sample(values)
+    key = f"{sku_id}.sample" if sample else str(sku_id)
     try:
         if values.get("action") == "remove":
-            await cart_service.remove(session, actor, token, sku_id)
+            await cart_service.remove(session, actor, token, sku_id, sample=sample)
             flash(request, "Removed from your cart")
         else:
-            line = await cart_service.set_quantity(session, actor, token, sku_id, _quantity(values))
+            line = await cart_service.set_quantity(
+                session, actor, token, sku_id, _quantity(values), sample=sample
+            )
             flash(request, f"Quantity of {line.title} set to {line.quantity}")
     except LINE_ERRORS as error:
         await session.rollback()
         ctx = await _cart_context(session, request, actor)
         problem = errors_of(error)
-        ctx["errors"] = {"_": problem["_"], f"line.{sku_id}": problem.get("quantity", problem["_"])}
-        ctx["values"] = {f"quantity.{sku_id}": values.get("quantity", "")}
+        ctx["errors"] = {"_": problem["_"], f"line.{key}": problem.get("quantity", problem["_"])}
+        ctx["values"] = {f"quantity.{key}": values.get("quantity", "")}
         status = error.status_code if isinstance(error, SoukError) else 422
         return render(request, CART_TEMPLATE, ctx, status=status)
     return redirect("/cart")

@@ -17,6 +17,7 @@ from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
+from souk.trade.policy import get_policy
 from souk.web.buyer.messages import form_images
 from souk.web.buyer.orders import until  # noqa: F401  (registers the deadline filter the pages use)
 from souk.web.deps import UserPage
@@ -30,6 +31,15 @@ REASONS = [
     ("damaged", "It arrived damaged"),
     ("other", "Something else"),
 ]
+CLAIM_REASONS = [
+    ("quality_mismatch", "The quality does not match the contract"),
+    ("late_shipment", "It was shipped late"),
+    ("not_as_described", "It is not as described"),
+    ("damaged", "It arrived damaged"),
+    ("other", "Something else"),
+]
+# every reason's label, for showing a dispute of either kind
+REASON_LABELS = dict(CLAIM_REASONS + REASONS)
 STATUS_LABELS = {
     "awaiting_seller": "Waiting for the seller",
     "awaiting_buyer": "Rejected by the seller",
@@ -46,16 +56,26 @@ async def disputes_page(request: Request, actor: UserPage, session: DbSession) -
     return render(
         request,
         "buyer/disputes.html",
-        {"disputes": disputes, "status_labels": STATUS_LABELS, "reasons": dict(REASONS), "section": "orders"},
+        {
+            "disputes": disputes,
+            "status_labels": STATUS_LABELS,
+            "reasons": REASON_LABELS,
+            "section": "orders",
+        },
     )
 
 
 async def _new_context(session: Any, actor: Any, seller_order_id: int) -> dict[str, Any]:
     so = await dispute_service.buyer_seller_order(session, actor, seller_order_id)
+    claim = so.status == "completed"
+    policy = get_policy(so.trade_model)
     return {
         "so": {"id": so.id, "number": so.number, "order_id": so.order_id, "currency": so.currency},
         "refundable": await dispute_service.refundable(session, so),
-        "reasons": REASONS,
+        "claim": claim,
+        "claim_until": so.claim_until,
+        "policy": policy,
+        "reasons": CLAIM_REASONS if claim else REASONS,
         "section": "orders",
     }
 
@@ -100,7 +120,12 @@ async def open_dispute(request: Request, actor: UserPage, session: DbSession, st
         await session.rollback()
         ctx = await _new_context(session, actor, int(raw))
         return await form_error(request, session, "buyer/dispute_new.html", error, {**ctx, "values": values})
-    flash(request, "Refund requested. The seller has been told.")
+    flash(
+        request,
+        "Claim opened. The seller has been told."
+        if dispute.kind == "claim"
+        else "Refund requested. The seller has been told.",
+    )
     return redirect(f"/disputes/{dispute.id}")
 
 
@@ -118,7 +143,7 @@ async def dispute_page(
             "d": dispute,
             "so": so,
             "status_labels": STATUS_LABELS,
-            "reasons": dict(REASONS),
+            "reasons": REASON_LABELS,
             "section": "orders",
             "media_url": storage.url,
         },

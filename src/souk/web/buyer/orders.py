@@ -59,6 +59,9 @@ STATUS_LABELS = {
     "completed": "Completed",
     "cancelled": "Cancelled",
     "refunded": "Refunded",
+    "awaiting_deposit": "Deposit due",
+    "in_production": "In production",
+    "awaiting_balance": "Balance due",
 }
 # errors shown on the order page (in a flash); not-found and not-allowed become error pages
 ACTION_ERRORS = (Conflict, Invalid)
@@ -132,6 +135,7 @@ async def _detail_context(request: Request, session: Any, actor: Any, order_id: 
         # lines already reviewed get no "Review" link
         "reviewed_lines": await review_service.reviewed_line_ids(session, completed) if completed else set(),
         "review_open": review_open,
+        "now": utcnow(),
         "status_labels": STATUS_LABELS,
         "section": "orders",
         "test_cards": [(CARD_SUCCEEDS, "succeeds"), (CARD_DECLINED, "is declined")],

@@ -14,7 +14,7 @@ from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
-from souk.web.buyer.disputes import REASONS
+from souk.web.buyer.disputes import REASON_LABELS
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
 
@@ -48,7 +48,7 @@ async def disputes_page(request: Request, actor: UserPage, session: DbSession) -
             "disputes": disputes,
             "status": status,
             "tabs": [(key, label, counts.get(key, 0)) for key, label in QUEUE],
-            "reasons": dict(REASONS),
+            "reasons": REASON_LABELS,
         },
     )
 
@@ -66,7 +66,7 @@ async def dispute_page(
             **case,
             "d": case["dispute"],
             "outcomes": OUTCOMES,
-            "reasons": dict(REASONS),
+            "reasons": REASON_LABELS,
             "media_url": storage.url,
         },
     )

@@ -13,7 +13,7 @@ from souk.dispute.errors import DisputeNotFound
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.schemas import IdPath
-from souk.web.buyer.disputes import REASONS, STATUS_LABELS
+from souk.web.buyer.disputes import REASON_LABELS, STATUS_LABELS
 from souk.web.buyer.messages import form_images
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
@@ -42,7 +42,7 @@ async def disputes_page(
             "section": "disputes",
             "disputes": disputes,
             "status_labels": SELLER_STATUS_LABELS,
-            "reasons": dict(REASONS),
+            "reasons": REASON_LABELS,
         },
     )
 
@@ -74,7 +74,7 @@ async def dispute_page(
             "d": dispute,
             "so": so,
             "status_labels": SELLER_STATUS_LABELS,
-            "reasons": dict(REASONS),
+            "reasons": REASON_LABELS,
             "media_url": storage.url,
         },
     )

@@ -31,6 +31,9 @@ TABS = [
     ("", "All"),
     ("paid", "To ship"),
     ("pending_payment", "Awaiting payment"),
+    ("awaiting_deposit", "Awaiting deposit"),
+    ("in_production", "In production"),
+    ("awaiting_balance", "Awaiting balance"),
     ("shipped", "Shipped"),
     ("completed", "Completed"),
     ("cancelled", "Cancelled"),
@@ -42,6 +45,9 @@ STATUS_LABELS = {
     "completed": "Completed",
     "cancelled": "Cancelled",
     "refunded": "Refunded",
+    "awaiting_deposit": "Awaiting deposit",
+    "in_production": "In production",
+    "awaiting_balance": "Awaiting balance",
 }
 FORM_ERRORS = (ValidationError, Invalid, Conflict)
 

@@ -1,0 +1,1 @@
+"""Sourcing pages: RFQs and quotes (buyer and supplier), negotiation, contracts."""
