@@ -8,6 +8,7 @@ from fixtures.factories import *  # noqa: F403
 from fixtures.ledger import *  # noqa: F403
 from fixtures.listings import *  # noqa: F403
 from fixtures.orders import *  # noqa: F403
+from fixtures.parallel import *  # noqa: F403
 from fixtures.party import *  # noqa: F403
 from fixtures.sourcing import *  # noqa: F403
 from fixtures.worker import *  # noqa: F403

@@ -10,34 +10,26 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fixtures.core import TEST_SECRET, is_postgres
-from fixtures.databases import fresh_database
+from fixtures.core import TEST_SECRET
 from fixtures.orders import card
+from fixtures.parallel import POSTGRES_ONLY, OpenParallelApp, ParallelApp, api_headers, new_user
 from souk.address.schemas import AddressCreate
 from souk.address.service import address_service
-from souk.app import create_app
 from souk.audit import run_checks
 from souk.auth.actor import Actor
-from souk.auth.tokens import hash_secret, new_api_token, sign
+from souk.auth.tokens import hash_secret, sign
 from souk.cart.service import cart_service
 from souk.catalog.schemas import ProductCreate
 from souk.catalog.service import catalog_service
-from souk.config import Settings
-from souk.db import create_engine, create_sessionmaker
 from souk.deps import SESSION_COOKIE
 from souk.kit.clock import clock, utcnow
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
 from souk.models import (
-    ApiToken,
-    Base,
     Category,
     LedgerEntry,
     Order,
@@ -54,41 +46,21 @@ from souk.shipping.service import shipping_service
 from souk.web.render import CSRF_COOKIE
 from souk.worker.runner import Worker
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not is_postgres(), reason="needs real parallel PostgreSQL connections: set SOUK_TEST_DATABASE_URL"
-    ),
-]
+pytestmark = POSTGRES_ONLY
 
 
 @dataclass
 class World:
-    app: object
-    maker: async_sessionmaker[AsyncSession]
-    engine: AsyncEngine
+    par: ParallelApp
     store_id: int
     sku_id: int
     method_id: int
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    with fresh_database(tmp_path, "checkout_race") as url:
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        settings = Settings(
-            data_dir=tmp_path,
-            database_url=url,
-            secret_key=TEST_SECRET,
-            password_hash_profile="cheapest",
-            worker_in_process=False,
-            db_pool_size=20,
-        )
-        app = create_app(settings)
-        maker = create_sessionmaker(engine)
-        async with maker() as s, s.begin():
+async def world(parallel_app: OpenParallelApp) -> AsyncIterator[World]:
+    async with parallel_app("checkout_race", pool_size=20) as par:
+        async with par.maker() as s, s.begin():
             owner = User(email="seller@example.com", password_hash="x", display_name="Seller")
             category = Category(name="Race", slug="race")
             s.add_all([owner, category])
@@ -123,21 +95,13 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             )
             sku_id = await s.scalar(select(Sku.id).where(Sku.product_id == view.product.id))
             ids = (store.id, sku_id, method.id)
-        try:
-            yield World(app, maker, engine, *ids)
-        finally:
-            await app.state.db.dispose()
-            await engine.dispose()
+        yield World(par, *ids)
 
 
 async def _buyer(world: World, n: int, quantity: int = 1) -> tuple[dict[str, str], dict[str, object]]:
     """A buyer with an address, a cart holding ``quantity`` of the SKU, and an API token: (headers, body)."""
-    async with world.maker() as s, s.begin():
-        user = User(
-            email=f"buyer{n}-{secrets.token_hex(3)}@example.com", password_hash="x", display_name=f"B{n}"
-        )
-        s.add(user)
-        await s.flush()
+    async with world.par.maker() as s, s.begin():
+        user = await new_user(s, "buyer", n)
         actor = Actor(user_id=user.id)
         address = await address_service.create(
             s,
@@ -147,33 +111,19 @@ async def _buyer(world: World, n: int, quantity: int = 1) -> tuple[dict[str, str
             ),
         )
         await cart_service.add(s, actor, None, world.sku_id, quantity)
-        raw = new_api_token()
-        s.add(
-            ApiToken(
-                user_id=user.id, name="t", token_hash=hash_secret(raw), prefix=raw[:9], scopes="read write"
-            )
-        )
+        headers = await api_headers(s, user.id)
         body = {
             "currency": "USD",
             "address_id": address.id,
             "shipping": [{"store_id": world.store_id, "shipping_method_id": world.method_id}],
             "card": card(),
         }
-        return {"Authorization": f"Bearer {raw}", "Idempotency-Key": f"race-{n}"}, body
-
-
-def _client(world: World, **kwargs: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=world.app), base_url="http://test", **kwargs)  # type: ignore[arg-type]
-
-
-async def _count(world: World, stmt) -> int:  # type: ignore[no-untyped-def]
-    async with world.maker() as s:
-        return int(await s.scalar(stmt) or 0)
+        return {**headers, "Idempotency-Key": f"race-{n}"}, body
 
 
 async def test_fifty_buyers_race_for_the_last_five_units(world: World) -> None:
     buyers = [await _buyer(world, n) for n in range(50)]
-    async with _client(world) as client:
+    async with world.par.client() as client:
         responses = await asyncio.gather(
             *(client.post("/api/v1/checkouts", json=body, headers=headers) for headers, body in buyers)
         )
@@ -182,12 +132,12 @@ async def test_fifty_buyers_race_for_the_last_five_units(world: World) -> None:
     assert codes.count(409) == 45
     assert {r.json()["error"] for r in responses if r.status_code == 409} == {"insufficient_stock"}
     # the provider's confirmations arrive: exactly five orders are paid, and nothing is oversold
-    stats = await Worker(world.maker, concurrency=4).run_once()
+    stats = await Worker(world.par.maker, concurrency=4).run_once()
     assert stats.jobs_failed == 0
-    assert await _count(world, select(func.count()).select_from(Order).where(Order.status == "paid")) == 5
-    assert await _count(world, select(func.count()).select_from(Order)) == 5
-    assert await _count(world, select(func.count()).select_from(Payment)) == 5
-    async with world.maker() as s:
+    assert await world.par.count(select(func.count()).select_from(Order).where(Order.status == "paid")) == 5
+    assert await world.par.count(select(func.count()).select_from(Order)) == 5
+    assert await world.par.count(select(func.count()).select_from(Payment)) == 5
+    async with world.par.maker() as s:
         on_hand, reserved = (
             await s.execute(select(Stock.on_hand, Stock.reserved).where(Stock.sku_id == world.sku_id))
         ).one()
@@ -198,7 +148,7 @@ async def test_fifty_buyers_race_for_the_last_five_units(world: World) -> None:
 
 async def test_one_checkout_submitted_at_once_many_times_is_one_order(world: World) -> None:
     headers, body = await _buyer(world, 1)
-    async with _client(world) as client:
+    async with world.par.client() as client:
         responses = await asyncio.gather(
             *(client.post("/api/v1/checkouts", json=body, headers=headers) for _ in range(5))
         )
@@ -207,16 +157,16 @@ async def test_one_checkout_submitted_at_once_many_times_is_one_order(world: Wor
     created = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1
     # the ones that came while the first was running were told to retry; the retry gets the same order
-    async with _client(world) as client:
+    async with world.par.client() as client:
         retry = await client.post("/api/v1/checkouts", json=body, headers=headers)
     assert retry.status_code == 201 and retry.json()["id"] in created
-    assert await _count(world, select(func.count()).select_from(Order)) == 1
-    assert await _count(world, select(func.count()).select_from(Payment)) == 1
+    assert await world.par.count(select(func.count()).select_from(Order)) == 1
+    assert await world.par.count(select(func.count()).select_from(Payment)) == 1
 
 
 async def test_double_submitted_checkout_form_is_one_order(world: World) -> None:
     _, body = await _buyer(world, 2)
-    async with world.maker() as s, s.begin():
+    async with world.par.maker() as s, s.begin():
         user_id = await s.scalar(select(User.id).where(User.display_name == "B2"))
         raw = secrets.token_urlsafe(32)
         s.add(
@@ -224,7 +174,7 @@ async def test_double_submitted_checkout_form_is_one_order(world: World) -> None
         )
     nonce = secrets.token_urlsafe(16)
     csrf = f"{nonce}.{sign(TEST_SECRET, 'csrf:' + nonce)}"
-    async with _client(world, cookies={CSRF_COOKIE: csrf, SESSION_COOKIE: raw}) as client:
+    async with world.par.client(cookies={CSRF_COOKIE: csrf, SESSION_COOKIE: raw}) as client:
         page = await client.get("/checkout?currency=USD")
         assert page.status_code == 200
         token = re.search(r'name="form_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -246,17 +196,17 @@ async def test_double_submitted_checkout_form_is_one_order(world: World) -> None
     assert [r.status_code for r in responses] == [303, 303, 303]
     locations = {r.headers["location"] for r in responses}
     assert len(locations) == 1 and next(iter(locations)).startswith("/orders/")
-    assert await _count(world, select(func.count()).select_from(Order)) == 1
-    assert await _count(world, select(func.count()).select_from(Payment)) == 1
+    assert await world.par.count(select(func.count()).select_from(Order)) == 1
+    assert await world.par.count(select(func.count()).select_from(Payment)) == 1
 
 
 async def test_confirm_receipt_and_auto_confirm_at_the_same_moment_release_once(world: World) -> None:
     headers, body = await _buyer(world, 3)
-    async with _client(world) as client:
+    async with world.par.client() as client:
         r = await client.post("/api/v1/checkouts", json=body, headers=headers)
         order_id = r.json()["id"]
-        await Worker(world.maker).run_once()
-        async with world.maker() as s:
+        await Worker(world.par.maker).run_once()
+        async with world.par.maker() as s:
             so_id, owner_id = (
                 await s.execute(
                     select(SellerOrder.id, Store.owner_user_id)
@@ -264,21 +214,12 @@ async def test_confirm_receipt_and_auto_confirm_at_the_same_moment_release_once(
                     .where(SellerOrder.order_id == order_id)
                 )
             ).one()
-        async with world.maker() as s, s.begin():
-            raw = new_api_token()
-            s.add(
-                ApiToken(
-                    user_id=owner_id,
-                    name="s",
-                    token_hash=hash_secret(raw),
-                    prefix=raw[:9],
-                    scopes="read write",
-                )
-            )
+        async with world.par.maker() as s, s.begin():
+            seller_headers = await api_headers(s, owner_id, "s")
         r = await client.post(
             f"/api/v1/stores/{world.store_id}/orders/{so_id}/ship",
             json={"carrier": "DHL", "tracking_number": "JD0146000062"},
-            headers={"Authorization": f"Bearer {raw}"},
+            headers=seller_headers,
         )
         assert r.status_code == 200, r.text
         clock.advance(timedelta(days=10, minutes=1))
@@ -288,14 +229,14 @@ async def test_confirm_receipt_and_auto_confirm_at_the_same_moment_release_once(
                     f"/api/v1/orders/{order_id}/seller-orders/{so_id}/confirm-receipt",
                     headers={**headers, "Idempotency-Key": "confirm-1"},
                 ),
-                Worker(world.maker).run_timers(),
+                Worker(world.par.maker).run_timers(),
             )
         finally:
             clock.reset()
     assert confirm.status_code in (200, 409), confirm.text
     released = select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "escrow_released")
-    assert await _count(world, released) == 1
-    async with world.maker() as s:
+    assert await world.par.count(released) == 1
+    async with world.par.maker() as s:
         status = await s.scalar(select(SellerOrder.status).where(SellerOrder.id == so_id))
         escrow = await ledger_service.balance(s, accounts.escrow(world.store_id, so_id), "USD")
         payable = await ledger_service.balance(s, accounts.payable(world.store_id), "USD")

@@ -57,8 +57,16 @@ async def test_demo_has_orders_in_every_state_reviews_disputes_and_an_inquiry(
             )
         ).all()
     )
-    assert states == {"pending_payment": 1, "paid": 2, "shipped": 4, "completed": 3, "cancelled": 1}
-    assert await session.scalar(select(func.count()).select_from(Order)) == 12
+    # the shop orders, and the sourcing story's contract order (deposit paid, in production)
+    assert states == {
+        "pending_payment": 1,
+        "paid": 2,
+        "shipped": 4,
+        "completed": 3,
+        "cancelled": 1,
+        "in_production": 1,
+    }
+    assert await session.scalar(select(func.count()).select_from(Order)) == 13
 
     # the order waiting for payment: its card was declined by the simulated provider
     waiting = (await session.execute(select(Order).where(Order.status == "pending_payment"))).scalar_one()
@@ -120,4 +128,4 @@ async def test_demo_has_orders_in_every_state_reviews_disputes_and_an_inquiry(
 
     # written once: a second run finds the buyer's orders and adds nothing
     assert await build_activity(session) is None
-    assert await session.scalar(select(func.count()).select_from(Order)) == 12
+    assert await session.scalar(select(func.count()).select_from(Order)) == 13

@@ -1,4 +1,5 @@
-"""The demo's buying activity: orders in every state, reviews, refund requests, a dispute and an inquiry.
+"""The demo's buying activity: orders in every state, reviews, refund requests, a dispute and an inquiry, then
+the sourcing story of ``souk.demo.sourcing`` (RFQs, quotes, a counter-offer, a contract in production).
 
 It runs after the catalog is written, on the same session (the caller commits), and goes through the real
 services only: the cart, the three checkout steps of ``souk.checkout.flows`` (place; the simulated provider
@@ -32,12 +33,15 @@ from souk.auth.actor import Actor
 from souk.cart.service import cart_service
 from souk.checkout.schemas import CheckoutCreate, ShippingChoice
 from souk.checkout.service import checkout_service
+from souk.demo import sourcing
 from souk.demo.parties import (
     BUYER,
     BUYER_NAMES,
     CROSSBORDER_STORES,
     MALL_STORES,
     MARKET_STORES,
+    OPERATOR,
+    SOURCING_STORES,
     StoreSpec,
 )
 from souk.dispute.schemas import DisputeCreate, DisputeReason
@@ -65,7 +69,7 @@ from souk.review.schemas import ReplyCreate, ReviewCreate
 from souk.review.service import review_service
 from souk.worker.runner import Worker
 
-STAGE = "Placing orders, reviews, refunds and a dispute"
+STAGE = "Placing orders, reviews, refunds, a dispute and RFQs"
 # a product is bought only when it was listed this long before the first order, and only from a SKU with
 # plenty of units (buying never empties a SKU)
 LISTED_BEFORE = timedelta(days=30)
@@ -118,6 +122,7 @@ class ActivitySummary:
     disputes: int = 0
     conversations: int = 0
     states: dict[str, int] = field(default_factory=dict)
+    sourcing: sourcing.SourcingSummary | None = None
 
 
 async def has_activity(session: AsyncSession) -> bool:
@@ -345,7 +350,7 @@ async def build_activity(
     if await has_activity(session):
         return None
     if reporter is not None:
-        reporter.stage(STAGE, STEPS)
+        reporter.stage(STAGE, STEPS + sourcing.STEPS)
     timeline = _Timeline()
     connection = await session.connection()
     worker = Worker(
@@ -360,9 +365,38 @@ async def build_activity(
     )
     act = _Activity(session, worker, reporter)
     try:
-        return await _play(act, timeline)
+        summary = await _play(act, timeline)
+        if summary is not None:
+            summary.sourcing = await _play_sourcing(act, timeline)
+        return summary
     finally:
         timeline.restore()
+
+
+async def _play_sourcing(act: _Activity, t: _Timeline) -> sourcing.SourcingSummary | None:
+    """The sourcing story (``souk.demo.sourcing``) on the same timeline, after the shop orders."""
+    buyer = await act.user(email=BUYER.email)
+    operator = await act.user(email=OPERATOR.email)
+    operator = Actor(
+        user_id=operator.user_id, display_name=operator.display_name, email=operator.email, is_operator=True
+    )
+
+    async def address_id() -> int:
+        return await act.address_of(buyer, "Paris", "18 Rue des Martyrs", "75009", "FR")
+
+    result = await sourcing.play_sourcing(
+        act.session,
+        buyer=buyer,
+        operator=operator,
+        lead_store_name=SOURCING_STORES[0].name,
+        address_id=address_id,
+        go=t.go,
+        run_jobs=act.run_jobs,
+        tick=act.tick,
+    )
+    t.restore()
+    await act.session.flush()
+    return result
 
 
 def _days(days: float, hours: float = 0) -> timedelta:
@@ -418,8 +452,8 @@ async def _play(act: _Activity, t: _Timeline) -> ActivitySummary | None:
             market.seller,
             reviews["completed-2"],
             ReplyCreate(
-                text="Thank you Amira! The glaze varies a little from batch to batch; I am glad you like "
-                "this one. The matching cups are back in stock next week."
+                text="Thank you Amira! The colour varies a little from batch to batch; I am glad you like "
+                "this one. More colours are back in stock next week."
             ),
         )
         act.tick()
@@ -491,12 +525,12 @@ async def _play(act: _Activity, t: _Timeline) -> ActivitySummary | None:
         review(
             "completed-1",
             5,
-            "Beautiful little bowls, even nicer than in the photos. Packed with a lot of care.",
+            "Even nicer than in the photos, and packed with a lot of care.",
         ),
     )
     at(_days(12), confirm("completed-2"))
     at(_days(12), buy("escalated", buyer, market))
-    at(_days(11, 18), review("completed-2", 4, "Lovely glaze, slightly darker than pictured. Fast shipping."))
+    at(_days(11, 18), review("completed-2", 4, "Good quality, the colour is slightly darker than pictured. Fast shipping."))
     at(_days(11, 12), reply)
     at(_days(11, 8), ship("escalated", market, "SF Express", "SF1402317730862"))
     at(_days(11), buy("cancelled", buyer, market))

@@ -66,12 +66,14 @@ class MilestoneRepository:
         )
         return list(rows.all())
 
-    async def get(self, milestone_id: int) -> PaymentMilestone | None:
-        return await self.session.scalar(
-            select(PaymentMilestone)
-            .where(PaymentMilestone.id == milestone_id)
-            .execution_options(populate_existing=True)
-        )
+    async def get(self, milestone_id: int, *, lock: bool = False) -> PaymentMilestone | None:
+        """The milestone as it is now; ``lock``: and hold its row until the transaction ends (``FOR UPDATE`` on
+        PostgreSQL, so that two payments of one milestone starting at once take turns; SQLite's writers take
+        turns already)."""
+        stmt = select(PaymentMilestone).where(PaymentMilestone.id == milestone_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
 
     async def by_payment(self, payment_id: int) -> PaymentMilestone | None:
         return await self.session.scalar(

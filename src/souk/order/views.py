@@ -195,7 +195,7 @@ def _buyer_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextActi
         return NextAction(
             kind="in_production",
             label="The supplier is producing your order",
-            deadline_label="ships by",
+            deadline_label="due to ship",
             deadline=so.ship_by,
         )
     if so.status == "awaiting_balance":
@@ -209,7 +209,7 @@ def _buyer_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextActi
         return NextAction(
             kind="pay_balance",
             label=f"Production finished: pay the balance of {amount} so the supplier ships",
-            deadline_label="ships by",
+            deadline_label="due to ship",
             deadline=so.ship_by,
             actions=["pay_milestone", "cancel"] if late else ["pay_milestone"],
         )
@@ -291,14 +291,14 @@ def _seller_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextAct
                 kind="ship",
                 label=hurry
                 + "Produce the goods and ship them with their shipping documents; the balance is due then",
-                deadline_label="ship by",
+                deadline_label="due",
                 deadline=None if late else so.ship_by,
                 actions=["ship"],
             )
         return NextAction(
             kind="produce",
             label=hurry + "Produce the goods, then mark production finished: the buyer pays the balance",
-            deadline_label="ship by",
+            deadline_label="due",
             deadline=None if late else so.ship_by,
             actions=["production_finished"],
         )
@@ -308,7 +308,7 @@ def _seller_contract_action(bundle: SellerOrderBundle, now: datetime) -> NextAct
             label="Shipped: waiting for the buyer's balance payment"
             if so.shipped_at
             else "Waiting for the buyer's balance payment before shipping",
-            deadline_label="ship by",
+            deadline_label="due",
             deadline=None if so.shipped_at else so.ship_by,
         )
     return None

@@ -30,6 +30,7 @@ from starlette.datastructures import FormData, UploadFile
 from souk.auth.tokens import constant_equal, sign
 from souk.errors import Forbidden, SoukError
 from souk.kit.clock import utcnow
+from souk.kit.countries import country_name
 from souk.kit.money import format_money, from_minor
 from souk.kit.schemas import pydantic_fields
 from souk.order.views import TimelineEntry, event_text
@@ -143,6 +144,7 @@ templates.env.filters["model_label"] = model_label
 templates.env.filters["decimal"] = from_minor
 templates.env.globals["price_range"] = _price_range_global
 templates.env.globals["event_sentence"] = _event_sentence
+templates.env.filters["country_name"] = country_name
 templates.env.globals["url_with"] = url_with
 templates.env.globals["TRADE_MODEL_LABELS"] = TRADE_MODEL_LABELS
 templates.env.globals["TRADE_MODEL_BLURBS"] = TRADE_MODEL_BLURBS

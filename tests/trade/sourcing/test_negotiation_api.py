@@ -461,3 +461,43 @@ class TestAwardRfqStatus:
         r = await client.post(f"/api/v1/quotes/{closed_id}/award", headers={**b, "Idempotency-Key": "c2"})
         assert r.status_code == 201, r.text
         assert (await _fresh(session, Quote, closed_id)).status == "awarded"
+
+
+class TestValidity:
+    async def test_expired_quote_cannot_be_accepted_or_awarded_until_the_supplier_renews_its_terms(
+        self, client, session, sourcing_buyer, sourcing_supplier, rfq_factory, quote_factory
+    ):
+        from datetime import timedelta
+
+        from souk.kit.clock import clock
+
+        clock.freeze()
+        w = await _setup(
+            session,
+            sourcing_buyer,
+            sourcing_supplier,
+            rfq_factory,
+            quote_factory,
+            valid_until=(clock.now() + timedelta(days=5)).date(),
+        )
+        await session.commit()
+        view = (await client.get(f"/api/v1/quotes/{w.quote_id}/offers", headers=w.b)).json()
+        first_offer = view["offers"][-1]["id"]
+        assert view["can"]["award"]["allowed"] is True
+        clock.advance(timedelta(days=6))
+        view = (await client.get(f"/api/v1/quotes/{w.quote_id}/offers", headers=w.b)).json()
+        assert view["can"]["award"]["allowed"] is False and "valid until" in view["can"]["award"]["reason"]
+        r = await client.post(f"/api/v1/quotes/{w.quote_id}/award", headers={**w.b, "Idempotency-Key": "e1"})
+        assert r.status_code == 409 and r.json()["error"] == "quote_expired"
+        r = await client.post(f"/api/v1/quotes/{w.quote_id}/offers/{first_offer}/accept", headers=w.b)
+        assert r.status_code == 409 and r.json()["error"] == "quote_expired"
+        # fresh terms from the supplier (a counter-offer made now) may be taken again
+        r = await client.post(
+            f"/api/v1/quotes/{w.quote_id}/offers",
+            json={"unit_price_amount": 260, "based_on_version": 1},
+            headers=w.s,
+        )
+        assert r.status_code in (200, 201), r.text
+        r = await client.post(f"/api/v1/quotes/{w.quote_id}/award", headers={**w.b, "Idempotency-Key": "e2"})
+        assert r.status_code in (200, 201), r.text
+        clock.reset()

@@ -5,152 +5,47 @@ supplier's quota is charged."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fixtures.core import TEST_SECRET, is_postgres
-from fixtures.databases import fresh_database
-from souk.app import create_app
-from souk.auth.tokens import hash_secret, new_api_token
-from souk.config import Settings
-from souk.db import create_engine, create_sessionmaker
-from souk.kit.clock import utcnow
-from souk.models import (
-    ApiToken,
-    Base,
-    Membership,
-    Offer,
-    Organization,
-    Quote,
-    QuoteQuotaUse,
-    Rfq,
-    Store,
-    User,
-)
+from fixtures.parallel import POSTGRES_ONLY, OpenParallelApp, ParallelApp, open_rfq, race_buyer, race_supplier
+from souk.models import Offer, Quote, QuoteQuotaUse, Rfq
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not is_postgres(), reason="needs real parallel PostgreSQL connections: set SOUK_TEST_DATABASE_URL"
-    ),
-]
+pytestmark = POSTGRES_ONLY
 
 SUPPLIERS = 30
 
 
 @dataclass
 class World:
-    app: object
-    maker: async_sessionmaker[AsyncSession]
-    engine: AsyncEngine
+    par: ParallelApp
     rfq_id: int
 
 
-async def _organization(s: AsyncSession, user: User, n: int, country: str) -> Organization:
-    org = Organization(
-        legal_name=f"Company {n}",
-        registration_number=f"RACE-{n:04d}",
-        country=country,
-        address="1 Trade Road",
-        status="approved",
-        created_by_id=user.id,
-    )
-    s.add(org)
-    await s.flush()
-    s.add(Membership(organization_id=org.id, user_id=user.id, role="owner"))
-    return org
-
-
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    with fresh_database(tmp_path, "rfq_race") as url:
-        engine = create_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        settings = Settings(
-            data_dir=tmp_path,
-            database_url=url,
-            secret_key=TEST_SECRET,
-            password_hash_profile="cheapest",
-            worker_in_process=False,
-            db_pool_size=SUPPLIERS + 5,
-        )
-        app = create_app(settings)
-        maker = create_sessionmaker(engine)
-        async with maker() as s, s.begin():
-            buyer = User(email="buyer@example.com", password_hash="x", display_name="Buyer")
-            s.add(buyer)
-            await s.flush()
-            org = await _organization(s, buyer, 0, "DE")
-            rfq = Rfq(
-                organization_id=org.id,
-                created_by_id=buyer.id,
-                title="Bottles",
-                requirements="750 ml, double wall.",
-                quantity=1000,
-                unit="pieces",
-                currency="USD",
-                destination_country="DE",
-                incoterm="FOB",
-                quote_deadline=utcnow() + timedelta(days=7),
-                visibility="public",
-                status="open",
-                quote_count=0,
-                quote_cap=10,
-                search_text="bottles",
-            )
-            s.add(rfq)
-            await s.flush()
+async def world(parallel_app: OpenParallelApp) -> AsyncIterator[World]:
+    async with parallel_app("rfq_race", pool_size=SUPPLIERS + 5) as par:
+        async with par.maker() as s, s.begin():
+            rfq = await open_rfq(s, await race_buyer(s))
             rfq_id = rfq.id
-        try:
-            yield World(app, maker, engine, rfq_id)
-        finally:
-            await app.state.db.dispose()
-            await engine.dispose()
+        yield World(par, rfq_id)
 
 
 async def _supplier(world: World, n: int) -> tuple[int, int, dict[str, str]]:
     """A supplier with an approved organisation, an active sourcing store and an API token."""
-    async with world.maker() as s, s.begin():
-        user = User(email=f"s{n}-{secrets.token_hex(3)}@example.com", password_hash="x", display_name=f"S{n}")
-        s.add(user)
-        await s.flush()
-        org = await _organization(s, user, n, "CN")
-        store = Store(
-            slug=f"race-{n}",
-            name=f"Race {n}",
-            country="CN",
-            currency="USD",
-            trade_model="sourcing",
-            status="active",
-            organization_id=org.id,
-        )
-        s.add(store)
-        raw = new_api_token()
-        s.add(
-            ApiToken(
-                user_id=user.id, name="t", token_hash=hash_secret(raw), prefix=raw[:9], scopes="read write"
-            )
-        )
-        await s.flush()
-        return org.id, store.id, {"Authorization": f"Bearer {raw}"}
+    async with world.par.maker() as s, s.begin():
+        supplier = await race_supplier(s, n)
+        assert supplier.store is not None
+        return supplier.organization.id, supplier.store.id, supplier.headers
 
 
 async def test_thirty_suppliers_quote_one_rfq_at_once(world: World) -> None:
     suppliers = [await _supplier(world, n) for n in range(1, SUPPLIERS + 1)]
     body = {"unit_price_amount": 250, "moq": 100, "lead_time_days": 20, "incoterm": "FOB"}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=world.app),  # type: ignore[arg-type]
-        base_url="http://test",
-    ) as client:
+    async with world.par.client() as client:
         responses = await asyncio.gather(
             *(
                 client.post(
@@ -165,7 +60,7 @@ async def test_thirty_suppliers_quote_one_rfq_at_once(world: World) -> None:
     assert codes.count(201) == 10, codes
     assert codes.count(409) == 20, codes
     assert {r.json()["error"] for r in responses if r.status_code == 409} == {"rfq_not_taking_quotes"}
-    async with world.maker() as s:
+    async with world.par.maker() as s:
         assert await s.scalar(select(Rfq.quote_count).where(Rfq.id == world.rfq_id)) == 10
         assert await s.scalar(select(func.count()).select_from(Quote)) == 10
         assert await s.scalar(select(func.count()).select_from(Offer)) == 10

@@ -31,7 +31,16 @@ from souk.trade.sourcing.contract.schemas import (
 )
 from souk.trade.sourcing.contract.service import AMENDABLE_ORDER, BUYER, SUPPLIER, contract_service
 from souk.web.deps import UserPage
-from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
+from souk.web.render import (
+    DEFAULT_LOCALE,
+    checked_form,
+    errors_of,
+    flash,
+    form_values,
+    redirect,
+    render,
+    visitor_locale,
+)
 from souk.web.seller.catalog import store_info
 
 router = APIRouter()
@@ -68,24 +77,25 @@ MONEY_FIELDS = {
 FORM_ERRORS = (ValidationError, Invalid, Conflict, Forbidden)
 
 
-def _money(amount: int, currency: str) -> str:
-    return format_money(amount, currency, "en_001")
+def _money(amount: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    return format_money(amount, currency, locale)
 
 
 def percent(bps: int) -> str:
     return f"{(Decimal(bps) / 100).normalize():f}"
 
 
-def payment_plan(c: ContractRead) -> str:
-    """ "30 % deposit US$x now, 70 % balance US$y before shipment"."""
+def payment_plan(c: ContractRead, locale: str = DEFAULT_LOCALE) -> str:
+    """ "30 % deposit US$x now, 70 % balance US$y before shipment", in the visitor's locale (like the page's
+    other amounts)."""
     when = "before shipment" if c.balance_due == "before_shipment" else "on receipt of shipping documents"
     if c.deposit_bps == 0:
-        return f"Full payment {_money(c.total_amount, c.currency)} {when}"
+        return f"Full payment {_money(c.total_amount, c.currency, locale)} {when}"
     if c.deposit_bps == 10000:
-        return f"Full payment {_money(c.total_amount, c.currency)} now"
+        return f"Full payment {_money(c.total_amount, c.currency, locale)} now"
     return (
-        f"{percent(c.deposit_bps)} % deposit {_money(c.deposit_amount, c.currency)} now, "
-        f"{percent(10000 - c.deposit_bps)} % balance {_money(c.balance_amount, c.currency)} {when}"
+        f"{percent(c.deposit_bps)} % deposit {_money(c.deposit_amount, c.currency, locale)} now, "
+        f"{percent(10000 - c.deposit_bps)} % balance {_money(c.balance_amount, c.currency, locale)} {when}"
     )
 
 
@@ -217,7 +227,8 @@ def _edit_defaults(ctx: dict[str, Any]) -> dict[str, str]:
 
 
 def _page(request: Request, template: str, ctx: dict[str, Any]) -> HTMLResponse:
-    return render(request, template, {**ctx, "values": _edit_defaults(ctx), "errors": {}})
+    plan = payment_plan(ctx["c"], visitor_locale(request))
+    return render(request, template, {**ctx, "plan": plan, "values": _edit_defaults(ctx), "errors": {}})
 
 
 # --- lists ----------------------------------------------------------------------------------------------
@@ -344,7 +355,13 @@ async def _act(
         return render(
             request,
             template,
-            {**ctx, "errors": errors_of(error), "values": kept, "form": action},
+            {
+                **ctx,
+                "plan": payment_plan(ctx["c"], visitor_locale(request)),
+                "errors": errors_of(error),
+                "values": kept,
+                "form": action,
+            },
             status=status,
         )
     flash(request, message)

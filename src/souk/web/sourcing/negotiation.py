@@ -7,6 +7,7 @@ decimals ("2.30"); the award form carries a one-time token so a double submit dr
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -166,6 +167,157 @@ def _context(view: NegotiationRead) -> dict[str, Any]:
     }
 
 
+class _Page:
+    """One side's negotiation page of a quote: the buyer's (``rfq_id``) or the supplier's (``store_id``). The
+    form routes of both sides share its steps: call the service, flash and redirect on success; on a refusal
+    roll back, flash it and go back to the page; on bad input re-render the form with the errors."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: AsyncSession,
+        actor: Actor,
+        quote_id: int,
+        *,
+        rfq_id: int | None = None,
+        store_id: int | None = None,
+    ) -> None:
+        self.request, self.session, self.actor, self.quote_id = request, session, actor, quote_id
+        self.rfq_id, self.store_id = rfq_id, store_id
+        if rfq_id is not None:
+            self.template, self.other = BUYER_TEMPLATE, "supplier"
+            self.here = _buyer_url(rfq_id, quote_id)
+        else:
+            assert store_id is not None
+            self.template, self.other = SUPPLIER_TEMPLATE, "buyer"
+            self.here = _supplier_url(store_id, quote_id)
+
+    async def view(self) -> NegotiationRead:
+        """The negotiation as this side sees it (404 when the quote is not theirs)."""
+        return await negotiation_service.view(
+            self.session, self.actor, self.quote_id, rfq_id=self.rfq_id, store_id=self.store_id
+        )
+
+    async def context(self, *, mark_read: bool = False) -> dict[str, Any]:
+        if self.rfq_id is not None:
+            return await _buyer_context(
+                self.request, self.session, self.actor, self.rfq_id, self.quote_id, mark_read=mark_read
+            )
+        assert self.store_id is not None
+        return await _supplier_context(
+            self.session, self.actor, self.store_id, self.quote_id, mark_read=mark_read
+        )
+
+    async def show(self) -> HTMLResponse:
+        return render(self.request, self.template, await self.context(mark_read=True))
+
+    async def rerender(self, failed: str, error: Exception, values: dict[str, str]) -> HTMLResponse:
+        """Roll back and show the page again with the ``failed`` form's values and errors (4xx)."""
+        await self.session.rollback()
+        ctx = await self.context()
+        status = error.status_code if isinstance(error, SoukError) else 422
+        return render(
+            self.request,
+            self.template,
+            {**ctx, "failed": failed, "errors": _form_errors(error), "values": values},
+            status,
+        )
+
+    async def refuse(self, error: SoukError) -> Response:
+        """Roll back, flash why and go back to the page."""
+        await self.session.rollback()
+        flash(self.request, error.message, "error")
+        return redirect(self.here)
+
+    async def run(
+        self,
+        step: Callable[[], Awaitable[object]],
+        done: str,
+        *,
+        refused: tuple[type[SoukError], ...] = (Conflict,),
+        rerendered: tuple[type[Exception], ...] = (),
+        failed: str = "",
+        values: dict[str, str] | None = None,
+        anchor: str = "",
+    ) -> Response:
+        """Run ``step``; on success flash ``done`` and go back to the page (at ``anchor``). ``refused`` errors are
+        flashed on the page, ``rerendered`` ones re-render the ``failed`` form with its ``values``."""
+        try:
+            await step()
+        except refused as error:
+            return await self.refuse(error)
+        except rerendered as error:
+            return await self.rerender(failed, error, values or {})
+        flash(self.request, done)
+        return redirect(self.here + anchor)
+
+
+def _based_on(values: dict[str, str]) -> int | str | None:
+    return _int_or_text(values.get("based_on_version", ""))
+
+
+async def _counter(page: _Page) -> Response:
+    """Either side's counter-offer form."""
+    values = form_values(await checked_form(page.request))
+    currency = (await page.view()).quote.currency
+
+    async def step() -> None:
+        payload = CounterCreate.model_validate(
+            {**_terms(values, currency), "based_on_version": _based_on(values)}
+        )
+        await negotiation_service.counter(
+            page.session, page.actor, page.quote_id, payload, rfq_id=page.rfq_id, store_id=page.store_id
+        )
+
+    return await page.run(
+        step,
+        f"Counter-offer sent. The {page.other} has been told.",
+        rerendered=(ValidationError, Invalid),
+        failed="counter",
+        values=values,
+    )
+
+
+async def _accept(page: _Page, done: str) -> Response:
+    """Either side accepts the other side's latest offer (the form names it)."""
+    values = form_values(await checked_form(page.request))
+    offer_id = values.get("offer_id", "")
+
+    async def step() -> None:
+        if not offer_id.isdigit() or len(offer_id) > 10:
+            raise invalid_field("offer_id", "choose the offer to accept")
+        await negotiation_service.accept(
+            page.session, page.actor, page.quote_id, int(offer_id), rfq_id=page.rfq_id, store_id=page.store_id
+        )
+
+    return await page.run(step, done, refused=(Conflict, Invalid))
+
+
+async def _message(page: _Page) -> Response:
+    """Either side's message on the quote's thread."""
+    values = form_values(await checked_form(page.request))
+
+    async def step() -> None:
+        await negotiation_service.post_message(
+            page.session,
+            page.actor,
+            page.quote_id,
+            values.get("body", ""),
+            rfq_id=page.rfq_id,
+            store_id=page.store_id,
+        )
+
+    return await page.run(
+        step,
+        "Message sent.",
+        refused=(),
+        rerendered=(Conflict, Invalid),
+        failed="message",
+        values=values,
+        anchor="#thread",
+    )
+
+
 # --- buyer ---------------------------------------------------------------------------------------------
 
 
@@ -192,77 +344,30 @@ async def _buyer_context(
     return ctx
 
 
+def _buyer(request: Request, session: AsyncSession, actor: Actor, rfq_id: int, quote_id: int) -> _Page:
+    return _Page(request, session, actor, quote_id, rfq_id=rfq_id)
+
+
 @router.get("/rfqs/{rfq_id}/quotes/{quote_id}", response_class=HTMLResponse)
 async def buyer_page(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
-    ctx = await _buyer_context(request, session, actor, rfq_id, quote_id, mark_read=True)
-    return render(request, BUYER_TEMPLATE, ctx)
-
-
-async def _rerender_buyer(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    rfq_id: int,
-    quote_id: int,
-    failed: str,
-    error: Exception,
-    values: dict[str, str],
-) -> HTMLResponse:
-    await session.rollback()
-    ctx = await _buyer_context(request, session, actor, rfq_id, quote_id)
-    status = error.status_code if isinstance(error, SoukError) else 422
-    return render(
-        request,
-        BUYER_TEMPLATE,
-        {**ctx, "failed": failed, "errors": _form_errors(error), "values": values},
-        status,
-    )
+    return await _buyer(request, session, actor, rfq_id, quote_id).show()
 
 
 @router.post("/rfqs/{rfq_id}/quotes/{quote_id}/counter")
 async def buyer_counter(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _buyer_url(rfq_id, quote_id)
-    view = await negotiation_service.view(session, actor, quote_id, rfq_id=rfq_id)
-    try:
-        payload = CounterCreate.model_validate(
-            {
-                **_terms(values, view.quote.currency),
-                "based_on_version": _int_or_text(values.get("based_on_version", "")),
-            }
-        )
-        await negotiation_service.counter(session, actor, quote_id, payload, rfq_id=rfq_id)
-    except Conflict as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    except (ValidationError, Invalid) as error:
-        return await _rerender_buyer(request, session, actor, rfq_id, quote_id, "counter", error, values)
-    flash(request, "Counter-offer sent. The supplier has been told.")
-    return redirect(here)
+    return await _counter(_buyer(request, session, actor, rfq_id, quote_id))
 
 
 @router.post("/rfqs/{rfq_id}/quotes/{quote_id}/accept")
 async def buyer_accept(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _buyer_url(rfq_id, quote_id)
-    offer_id = values.get("offer_id", "")
-    try:
-        if not offer_id.isdigit() or len(offer_id) > 10:
-            raise invalid_field("offer_id", "choose the offer to accept")
-        await negotiation_service.accept(session, actor, quote_id, int(offer_id), rfq_id=rfq_id)
-    except (Conflict, Invalid) as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    flash(request, "Terms accepted. You can award this quote now.")
-    return redirect(here)
+    page = _buyer(request, session, actor, rfq_id, quote_id)
+    return await _accept(page, "Terms accepted. You can award this quote now.")
 
 
 @router.post("/rfqs/{rfq_id}/quotes/{quote_id}/decline")
@@ -270,15 +375,12 @@ async def buyer_decline(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     await checked_form(request)
-    here = _buyer_url(rfq_id, quote_id)
-    try:
+    page = _buyer(request, session, actor, rfq_id, quote_id)
+
+    async def step() -> None:
         await negotiation_service.decline(session, actor, quote_id, rfq_id=rfq_id)
-    except Conflict as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    flash(request, "Quote declined. The supplier has been told.")
-    return redirect(here)
+
+    return await page.run(step, "Quote declined. The supplier has been told.")
 
 
 @router.post("/rfqs/{rfq_id}/quotes/{quote_id}/award")
@@ -286,22 +388,20 @@ async def buyer_award(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     values = form_values(await checked_form(request))
-    here = _buyer_url(rfq_id, quote_id)
+    page = _buyer(request, session, actor, rfq_id, quote_id)
     # the quote must be the actor's to look at before anything is recorded (404 otherwise)
-    await negotiation_service.view(session, actor, quote_id, rfq_id=rfq_id)
+    await page.view()
     try:
         submission = await consume_form_token(
             session, request, actor, award_purpose(quote_id), values.get(FORM_TOKEN_FIELD)
         )
         if not submission.first:
             flash(request, "This quote was already awarded; here is its contract.", "info")
-            return redirect(submission.result or here)
+            return redirect(submission.result or page.here)
         result = await negotiation_service.award(session, actor, quote_id, rfq_id=rfq_id)
         await record_form_result(session, submission, result.buyer_url)
     except (Conflict, FormTokenInvalid) as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
+        return await page.refuse(error)
     flash(
         request,
         f"Quote awarded. Contract {result.contract_number} is drafted: review it and confirm. "
@@ -314,16 +414,7 @@ async def buyer_award(
 async def buyer_message(
     request: Request, rfq_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _buyer_url(rfq_id, quote_id)
-    try:
-        await negotiation_service.post_message(
-            session, actor, quote_id, values.get("body", ""), rfq_id=rfq_id
-        )
-    except (Conflict, Invalid) as error:
-        return await _rerender_buyer(request, session, actor, rfq_id, quote_id, "message", error, values)
-    flash(request, "Message sent.")
-    return redirect(here + "#thread")
+    return await _message(_buyer(request, session, actor, rfq_id, quote_id))
 
 
 # --- supplier ------------------------------------------------------------------------------------------
@@ -343,33 +434,15 @@ async def _supplier_context(
     return ctx
 
 
+def _supplier(request: Request, session: AsyncSession, actor: Actor, store_id: int, quote_id: int) -> _Page:
+    return _Page(request, session, actor, quote_id, store_id=store_id)
+
+
 @router.get("/seller/stores/{store_id}/quotes/{quote_id}", response_class=HTMLResponse)
 async def supplier_page(
     request: Request, store_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> HTMLResponse:
-    ctx = await _supplier_context(session, actor, store_id, quote_id, mark_read=True)
-    return render(request, SUPPLIER_TEMPLATE, ctx)
-
-
-async def _rerender_supplier(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    store_id: int,
-    quote_id: int,
-    failed: str,
-    error: Exception,
-    values: dict[str, str],
-) -> HTMLResponse:
-    await session.rollback()
-    ctx = await _supplier_context(session, actor, store_id, quote_id)
-    status = error.status_code if isinstance(error, SoukError) else 422
-    return render(
-        request,
-        SUPPLIER_TEMPLATE,
-        {**ctx, "failed": failed, "errors": _form_errors(error), "values": values},
-        status,
-    )
+    return await _supplier(request, session, actor, store_id, quote_id).show()
 
 
 @router.post("/seller/stores/{store_id}/quotes/{quote_id}/revise")
@@ -377,10 +450,10 @@ async def supplier_revise(
     request: Request, store_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
     values = form_values(await checked_form(request))
-    here = _supplier_url(store_id, quote_id)
-    view = await negotiation_service.view(session, actor, quote_id, store_id=store_id)
-    currency = view.quote.currency
-    try:
+    page = _supplier(request, session, actor, store_id, quote_id)
+    currency = (await page.view()).quote.currency
+
+    async def step() -> None:
         sample = values.get("sample_price", "")
         valid = values.get("valid_until", "")
         try:
@@ -390,7 +463,7 @@ async def supplier_revise(
         payload = RevisionCreate.model_validate(
             {
                 **_terms(values, currency),
-                "based_on_version": _int_or_text(values.get("based_on_version", "")),
+                "based_on_version": _based_on(values),
                 "moq": _int_or_text(values.get("moq", "")),
                 "tiers": _tiers(values.get("tiers", ""), currency),
                 "sample_price_amount": parse_amount(sample, currency, "sample_price") if sample else None,
@@ -398,71 +471,33 @@ async def supplier_revise(
             }
         )
         await negotiation_service.revise(session, actor, quote_id, payload, store_id=store_id)
-    except Conflict as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    except (ValidationError, Invalid) as error:
-        return await _rerender_supplier(request, session, actor, store_id, quote_id, "revise", error, values)
-    flash(request, "Quote revised. The buyer has been told.")
-    return redirect(here)
+
+    return await page.run(
+        step,
+        "Quote revised. The buyer has been told.",
+        rerendered=(ValidationError, Invalid),
+        failed="revise",
+        values=values,
+    )
 
 
 @router.post("/seller/stores/{store_id}/quotes/{quote_id}/counter")
 async def supplier_counter(
     request: Request, store_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _supplier_url(store_id, quote_id)
-    view = await negotiation_service.view(session, actor, quote_id, store_id=store_id)
-    try:
-        payload = CounterCreate.model_validate(
-            {
-                **_terms(values, view.quote.currency),
-                "based_on_version": _int_or_text(values.get("based_on_version", "")),
-            }
-        )
-        await negotiation_service.counter(session, actor, quote_id, payload, store_id=store_id)
-    except Conflict as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    except (ValidationError, Invalid) as error:
-        return await _rerender_supplier(request, session, actor, store_id, quote_id, "counter", error, values)
-    flash(request, "Counter-offer sent. The buyer has been told.")
-    return redirect(here)
+    return await _counter(_supplier(request, session, actor, store_id, quote_id))
 
 
 @router.post("/seller/stores/{store_id}/quotes/{quote_id}/accept")
 async def supplier_accept(
     request: Request, store_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _supplier_url(store_id, quote_id)
-    offer_id = values.get("offer_id", "")
-    try:
-        if not offer_id.isdigit() or len(offer_id) > 10:
-            raise invalid_field("offer_id", "choose the offer to accept")
-        await negotiation_service.accept(session, actor, quote_id, int(offer_id), store_id=store_id)
-    except (Conflict, Invalid) as error:
-        await session.rollback()
-        flash(request, error.message, "error")
-        return redirect(here)
-    flash(request, "Terms accepted. The buyer has been told and may award your quote.")
-    return redirect(here)
+    page = _supplier(request, session, actor, store_id, quote_id)
+    return await _accept(page, "Terms accepted. The buyer has been told and may award your quote.")
 
 
 @router.post("/seller/stores/{store_id}/quotes/{quote_id}/messages")
 async def supplier_message(
     request: Request, store_id: IdPath, quote_id: IdPath, actor: UserPage, session: DbSession
 ) -> Response:
-    values = form_values(await checked_form(request))
-    here = _supplier_url(store_id, quote_id)
-    try:
-        await negotiation_service.post_message(
-            session, actor, quote_id, values.get("body", ""), store_id=store_id
-        )
-    except (Conflict, Invalid) as error:
-        return await _rerender_supplier(request, session, actor, store_id, quote_id, "message", error, values)
-    flash(request, "Message sent.")
-    return redirect(here + "#thread")
+    return await _message(_supplier(request, session, actor, store_id, quote_id))

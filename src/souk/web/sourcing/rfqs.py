@@ -146,9 +146,26 @@ async def new_rfq_page(request: Request, actor: UserPage, session: DbSession) ->
         "incoterm": "FOB",
         "visibility": "public",
         "quote_deadline": deadline.isoformat(),
-        "title": request.query_params.get("title", "")[:200],
+        **_prefill(request.query_params, {cid for cid, _ in ctx["categories"]}),
     }
     return render(request, NEW_TEMPLATE, {**ctx, "values": values})
+
+
+def _prefill(params: Any, category_ids: set[int]) -> dict[str, str]:
+    """Form values from the query string ("Post an RFQ for this" on a product page, "Post a similar
+    request"): the title, a category that exists, a positive quantity and a unit. Anything else is ignored
+    (the posted form is checked again anyway)."""
+    values = {"title": str(params.get("title", "")).strip()[:200]}
+    category = str(params.get("category_id", "")).strip()
+    if _INT.match(category) and int(category) in category_ids:
+        values["category_id"] = str(int(category))
+    quantity = str(params.get("quantity", "")).strip()
+    if _INT.match(quantity) and 0 < int(quantity) <= 10**12:
+        values["quantity"] = str(int(quantity))
+    unit = str(params.get("unit", "")).strip()
+    if unit and len(unit) <= 20 and unit.isprintable():
+        values["unit"] = unit
+    return values
 
 
 def _rfq_payload(values: dict[str, str]) -> RfqCreate:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from souk.deps import DbSession
 from souk.errors import Invalid, NotFound
+from souk.kit.countries import countries
 from souk.kit.money import SUPPORTED_CURRENCIES, is_currency, parse_amount
 from souk.search.schemas import (
     DEFAULT_PRICE_CURRENCY,
@@ -29,6 +30,8 @@ from souk.search.schemas import (
 from souk.shipping.service import shipping_service
 from souk.storefront.schemas import Listing
 from souk.storefront.service import storefront_service
+from souk.trade.sourcing.rfq.service import PublicRfqRead, rfq_service
+from souk.web.buyer.orders import until  # noqa: F401  (registers the deadline filter the pages use)
 from souk.web.deps import PageActor
 from souk.web.render import TRADE_MODEL_BLURBS, render
 
@@ -38,6 +41,8 @@ router = APIRouter()
 MODEL_PAGES = {"sourcing": "sourcing", "market": "market", "mall": "mall", "global": "crossborder"}
 MODEL_PATHS = {model: f"/{page}" for page, model in MODEL_PAGES.items()}
 FILTER_KEYS = ("q", "category", "trade_model", "store", "min_price", "max_price", "currency", "sort")
+# the sourcing landing page's "Latest requests for quotation"
+LATEST_RFQS = 6
 
 
 def _positive_id(raw: str | None) -> int | None:
@@ -158,6 +163,47 @@ def _canonical_params(parsed: ParsedFilters, listing: Listing) -> dict[str, str]
     return params
 
 
+def new_rfq_link(title: str, category_id: int | None, quantity: int | None, unit: str = "") -> str:
+    """/rfqs/new with the form prefilled (the new-RFQ page checks every value again)."""
+    params = {"title": title[:200]}
+    if category_id:
+        params["category_id"] = str(category_id)
+    if quantity:
+        params["quantity"] = str(quantity)
+    if unit:
+        params["unit"] = unit
+    return f"/rfqs/new?{urlencode(params)}"
+
+
+@dataclass
+class RfqTeaser:
+    """One of the latest public RFQs as the sourcing page lists it, with where it leads the visitor."""
+
+    rfq: PublicRfqRead
+    country: str
+    link: str
+    link_label: str
+
+
+async def _latest_rfqs(session: DbSession, actor: PageActor) -> list[RfqTeaser]:
+    """The newest public RFQs taking quotes: for a supplier with a sourcing store, links to its RFQ board
+    entry (to quote); for everyone else, to post a similar request."""
+    rfqs = await rfq_service.latest_public(session, limit=LATEST_RFQS)
+    if not rfqs:
+        return []
+    store_id = await rfq_service.sourcing_store_id(session, actor)
+    names = countries()
+    teasers = []
+    for r in rfqs:
+        if store_id is not None:
+            link, label = f"/seller/stores/{store_id}/rfqs/{r.id}", "Quote now"
+        else:
+            link = new_rfq_link(r.title, r.category_id, r.quantity, r.unit)
+            label = "Post a similar request"
+        teasers.append(RfqTeaser(r, names.get(r.destination_country, r.destination_country), link, label))
+    return teasers
+
+
 def _listing_heading(listing: Listing, fixed_model: str | None) -> tuple[str, str]:
     """(page heading, <title>) of a listing."""
     q = listing.filters.q.strip()
@@ -231,6 +277,8 @@ async def _listing_page(
         "currencies": SUPPORTED_CURRENCIES,
         "model_names": TRADE_MODEL_NAMES,
         "model_paths": MODEL_PATHS,
+        # the sourcing landing page (first page): the latest open RFQs
+        "latest_rfqs": await _latest_rfqs(session, actor) if model == "sourcing" and page == 1 else None,
     }
     return render(request, "storefront/search.html", context, status=422 if errors else 200)
 
@@ -293,8 +341,15 @@ async def product_page(
             target += f"?{request.url.query}"
         return RedirectResponse(target, status_code=301)
     shipping_methods = await shipping_service.methods_for_store(session, view.store.id)
+    rfq_link = (
+        new_rfq_link(view.title, view.trail[-1].id if view.trail else None, view.moq)
+        if view.trade_model == "sourcing"
+        else None
+    )
     return render(
-        request, "storefront/product.html", {"p": view, "query": params, "shipping_methods": shipping_methods}
+        request,
+        "storefront/product.html",
+        {"p": view, "query": params, "shipping_methods": shipping_methods, "rfq_link": rfq_link},
     )
 
 

@@ -268,10 +268,10 @@ class ContractOrders:
         return found
 
     async def _buyer_milestone(
-        self, session: AsyncSession, actor: Actor, order_id: int, milestone_id: int
+        self, session: AsyncSession, actor: Actor, order_id: int, milestone_id: int, *, lock: bool = False
     ) -> tuple[SellerOrder, PaymentMilestone]:
         sos = {so.id: so for so in await self._buyer_seller_orders(session, actor, order_id)}
-        milestone = await MilestoneRepository(session).get(milestone_id)
+        milestone = await MilestoneRepository(session).get(milestone_id, lock=lock)
         if milestone is None or milestone.seller_order_id not in sos:
             raise MilestoneNotFound()
         return sos[milestone.seller_order_id], milestone
@@ -297,9 +297,11 @@ class ContractOrders:
     async def _start(
         self, session: AsyncSession, actor: Actor, order_id: int, milestone_id: int, card: CardIn
     ) -> int:
-        """Step 1: check and write the milestone's payment intent; returns the payment id (the caller commits)."""
+        """Step 1: check and write the milestone's payment intent; returns the payment id (the caller commits).
+        The milestone's row stays locked until then: a second payment starting at the same moment waits, then
+        finds this one's payment (instead of both asking the provider for an intent with the same key)."""
         user_id = require_writer(actor)
-        so, milestone = await self._buyer_milestone(session, actor, order_id, milestone_id)
+        so, milestone = await self._buyer_milestone(session, actor, order_id, milestone_id, lock=True)
         _check_card(card)
         if milestone.status != "due":
             raise MilestoneNotDue(milestone.kind, milestone.status)

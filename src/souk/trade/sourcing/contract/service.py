@@ -89,9 +89,46 @@ GOODS_MAX = 10**15
 ONE_TICK = timedelta(microseconds=1)
 
 
+# the columns an amendment carries over from the version in force as they are
+CARRIED = (
+    "number",
+    "rfq_id",
+    "quote_id",
+    "offer_id",
+    "buyer_organization_id",
+    "buyer_user_id",
+    "store_id",
+    "unit",
+    "currency",
+    "incoterm",
+    "place",
+    "balance_due",
+)
+
+
 def deposit_of(total: int, deposit_bps: int) -> int:
     """``total * deposit_bps / 10000`` rounded half up to a minor unit."""
     return (total * deposit_bps + 5000) // 10000
+
+
+def money_columns(
+    quantity: int, unit_price_amount: int, shipping_amount: int, deposit_bps: int
+) -> dict[str, int]:
+    """A contract's money columns: the goods, the total with shipping and its payment plan (the deposit rounded
+    half up, the balance the rest)."""
+    goods = quantity * unit_price_amount
+    total = goods + shipping_amount
+    deposit = deposit_of(total, deposit_bps)
+    return {
+        "quantity": quantity,
+        "unit_price_amount": unit_price_amount,
+        "goods_amount": goods,
+        "shipping_amount": shipping_amount,
+        "total_amount": total,
+        "deposit_bps": deposit_bps,
+        "deposit_amount": deposit,
+        "balance_amount": total - deposit,
+    }
 
 
 def contract_number(contract_id: int) -> str:
@@ -105,6 +142,16 @@ def ship_by_deadline(ship_by: date) -> datetime:
 
 def _money(amount: int, currency: str) -> str:
     return format_money(amount, currency, "en_001")
+
+
+def _who(side: str) -> str:
+    return "The buyer" if side == BUYER else "The supplier"
+
+
+def _confirmed_by(contract: Contract, side: str) -> bool:
+    """Nothing left for ``side`` to confirm: the contract is in force, or this side confirmed the draft."""
+    mine = contract.buyer_confirmed_at if side == BUYER else contract.supplier_confirmed_at
+    return contract.status == "confirmed" or (contract.status == "draft" and mine is not None)
 
 
 def _contract_orders() -> Any:
@@ -153,9 +200,6 @@ class ContractService:
     ) -> Contract:
         """Draft version 1 of the contract of an awarded quote from the agreed ``offer``. Flushes, does not
         notify (the caller does)."""
-        goods = offer.quantity * offer.unit_price_amount
-        total = goods + offer.shipping_amount
-        deposit = deposit_of(total, offer.deposit_bps)
         contract = Contract(
             # a unique placeholder until the id is known
             number=f"P-{uuid.uuid4().hex[:16]}",
@@ -168,22 +212,17 @@ class ContractService:
             buyer_user_id=buyer_user_id,
             store_id=quote.store_id,
             product_specification=f"{rfq.title}\n\n{rfq.requirements}".strip(),
-            quantity=offer.quantity,
             unit=rfq.unit,
             currency=offer.currency,
-            unit_price_amount=offer.unit_price_amount,
-            goods_amount=goods,
-            shipping_amount=offer.shipping_amount,
-            total_amount=total,
             incoterm=offer.incoterm,
             place=offer.place,
             ship_by=utcnow().date() + timedelta(days=offer.lead_time_days),
             quality_terms="",
-            deposit_bps=offer.deposit_bps,
-            deposit_amount=deposit,
-            balance_amount=total - deposit,
             balance_due=offer.balance_due,
             shipping_address={},
+            **money_columns(
+                offer.quantity, offer.unit_price_amount, offer.shipping_amount, offer.deposit_bps
+            ),
         )
         session.add(contract)
         await session.flush()
@@ -305,14 +344,28 @@ class ContractService:
     # --- editing a draft ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _refuse_unless_draft(contract: Contract) -> None:
+    def _refuse_unless_draft(
+        contract: Contract,
+        replaced: str = "This version of the contract was replaced: open the contract in force.",
+    ) -> None:
         if contract.status == "confirmed":
             raise ContractConfirmed()
         if contract.status != "draft":
-            raise ContractNotAllowed(
-                "This version of the contract was replaced: open the contract in force.",
-                code="contract_not_draft",
-            )
+            raise ContractNotAllowed(replaced, code="contract_not_draft")
+
+    def _text_terms(self, payload: ContractUpdate | AmendmentCreate) -> dict[str, Any]:
+        """The ship-by date, quality terms and specification sent, checked and trimmed."""
+        terms: dict[str, Any] = {}
+        if payload.ship_by is not None:
+            terms["ship_by"] = self._check_ship_by(payload.ship_by)
+        if payload.quality_terms is not None:
+            terms["quality_terms"] = payload.quality_terms.strip()
+        if payload.product_specification is not None:
+            spec = payload.product_specification.strip()
+            if not spec:
+                raise invalid_field("product_specification", "must not be empty")
+            terms["product_specification"] = spec
+        return terms
 
     @staticmethod
     def _check_ship_by(value: date, field: str = "ship_by") -> date:
@@ -329,16 +382,7 @@ class ContractService:
         contract = access.contract
         await self._writer(session, actor, access)
         self._refuse_unless_draft(contract)
-        values: dict[str, Any] = {}
-        if payload.ship_by is not None:
-            values["ship_by"] = self._check_ship_by(payload.ship_by)
-        if payload.quality_terms is not None:
-            values["quality_terms"] = payload.quality_terms.strip()
-        if payload.product_specification is not None:
-            spec = payload.product_specification.strip()
-            if not spec:
-                raise invalid_field("product_specification", "must not be empty")
-            values["product_specification"] = spec
+        values = self._text_terms(payload)
         if payload.shipping_address_id is not None:
             if access.side != BUYER:
                 raise invalid_field("shipping_address_id", "only the buyer picks the shipping address")
@@ -389,27 +433,18 @@ class ContractService:
         seen = payload.based_on_updated_at
         if seen is not None and contract.status == "draft" and seen != contract.updated_at:
             raise ContractOutdated()
-        mine = contract.buyer_confirmed_at if access.side == BUYER else contract.supplier_confirmed_at
-        if contract.status == "confirmed" or (contract.status == "draft" and mine is not None):
+        if _confirmed_by(contract, access.side):
             return contract
-        if contract.status != "draft":
-            raise ContractNotAllowed(
-                "This version of the contract was replaced: open the contract in force.",
-                code="contract_not_draft",
-            )
+        self._refuse_unless_draft(contract)
         if access.side == BUYER and not contract.shipping_address:
             raise invalid_field("shipping_address", "pick a shipping address before confirming")
         repo = ContractRepository(session)
         status = await repo.confirm_side(contract.id, access.side, user_id, utcnow(), seen)
         await repo.refresh(contract)
         if status is None:
-            mine = contract.buyer_confirmed_at if access.side == BUYER else contract.supplier_confirmed_at
-            if contract.status == "confirmed" or (contract.status == "draft" and mine is not None):
+            if _confirmed_by(contract, access.side):
                 return contract
-            if contract.status != "draft":
-                raise ContractNotAllowed(
-                    "This version of the contract was replaced.", code="contract_not_draft"
-                )
+            self._refuse_unless_draft(contract, "This version of the contract was replaced.")
             raise ContractOutdated()
         if status == "confirmed":
             await self._came_into_force(session, contract)
@@ -422,14 +457,13 @@ class ContractService:
                 + (" The order is placed." if contract.version == 1 else " The amendment is in force."),
             )
         else:
-            who = "The buyer" if access.side == BUYER else "The supplier"
             await self._tell_other_side(
                 session,
                 contract,
                 access.side,
                 actor,
                 "contract.confirmation",
-                f"{who} confirmed contract {contract.number}",
+                f"{_who(access.side)} confirmed contract {contract.number}",
                 "Check the terms and confirm them too.",
             )
         return contract
@@ -500,16 +534,7 @@ class ContractService:
                 "The order has shipped or is closed: the contract can no longer be amended.",
                 code="contract_order_shipped",
             )
-        terms: dict[str, Any] = {}
-        if payload.ship_by is not None:
-            terms["ship_by"] = self._check_ship_by(payload.ship_by)
-        if payload.quality_terms is not None:
-            terms["quality_terms"] = payload.quality_terms.strip()
-        if payload.product_specification is not None:
-            spec = payload.product_specification.strip()
-            if not spec:
-                raise invalid_field("product_specification", "must not be empty")
-            terms["product_specification"] = spec
+        terms = self._text_terms(payload)
         if payload.quantity is not None:
             terms["quantity"] = payload.quantity
         if payload.unit_price_amount is not None:
@@ -533,38 +558,17 @@ class ContractService:
                 )
         quantity = terms.get("quantity", current.quantity)
         unit_price = terms.get("unit_price_amount", current.unit_price_amount)
-        goods = quantity * unit_price
-        if goods > GOODS_MAX:
+        if quantity * unit_price > GOODS_MAX:
             raise invalid_field("quantity", "quantity times unit price is too large")
-        total = goods + current.shipping_amount
-        deposit = deposit_of(total, current.deposit_bps)
         amendment = Contract(
-            number=current.number,
+            **{name: getattr(current, name) for name in CARRIED},
             version=await repo.latest_version(current.number) + 1,
             status="draft",
-            rfq_id=current.rfq_id,
-            quote_id=current.quote_id,
-            offer_id=current.offer_id,
-            buyer_organization_id=current.buyer_organization_id,
-            buyer_user_id=current.buyer_user_id,
-            store_id=current.store_id,
             product_specification=terms.get("product_specification", current.product_specification),
-            quantity=quantity,
-            unit=current.unit,
-            currency=current.currency,
-            unit_price_amount=unit_price,
-            goods_amount=goods,
-            shipping_amount=current.shipping_amount,
-            total_amount=total,
-            incoterm=current.incoterm,
-            place=current.place,
             ship_by=terms.get("ship_by", current.ship_by),
             quality_terms=terms.get("quality_terms", current.quality_terms),
-            deposit_bps=current.deposit_bps,
-            deposit_amount=deposit,
-            balance_amount=total - deposit,
-            balance_due=current.balance_due,
             shipping_address=dict(current.shipping_address),
+            **money_columns(quantity, unit_price, current.shipping_amount, current.deposit_bps),
         )
         try:
             async with session.begin_nested():
@@ -574,15 +578,15 @@ class ContractService:
             raise ContractNotAllowed(
                 "An amendment is already proposed: confirm or change it first.", code="amendment_open"
             ) from None
-        who = "The buyer" if access.side == BUYER else "The supplier"
         await self._tell_other_side(
             session,
             amendment,
             access.side,
             actor,
             "contract.amendment",
-            f"{who} proposed an amendment to contract {amendment.number}",
-            f"Version {amendment.version}: review and confirm it. Total {_money(total, amendment.currency)}.",
+            f"{_who(access.side)} proposed an amendment to contract {amendment.number}",
+            f"Version {amendment.version}: review and confirm it. "
+            f"Total {_money(amendment.total_amount, amendment.currency)}.",
         )
         return amendment
 

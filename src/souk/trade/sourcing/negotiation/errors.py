@@ -69,3 +69,9 @@ class RfqAlreadyAwarded(Conflict):
 
     def __init__(self) -> None:
         super().__init__("This RFQ has already been awarded.")
+
+
+class QuoteExpired(Conflict):
+    """The supplier's quoted terms were valid until a date that has passed."""
+
+    code = "quote_expired"

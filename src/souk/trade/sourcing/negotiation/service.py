@@ -14,8 +14,9 @@ The quote row's terms always mirror its newest offer. The award is a conditional
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,7 @@ from souk.kit.clock import utcnow
 from souk.kit.money import from_minor
 from souk.messaging.repository import ConversationRepository
 from souk.messaging.service import clean_body, messaging_service
-from souk.models import Conversation, Offer, Quote, Rfq
+from souk.models import Conversation, Message, Offer, Quote, Rfq
 from souk.notification.service import notification_service
 from souk.order.repository import OrderRepository
 from souk.trade.policy import get_policy
@@ -37,6 +38,7 @@ from souk.trade.sourcing.negotiation.errors import (
     OfferNotFound,
     OfferOutdated,
     OwnOffer,
+    QuoteExpired,
     QuoteNotFound,
     QuoteNotOpen,
     RevisionNotAllowed,
@@ -124,6 +126,40 @@ def _other(side: Side) -> Side:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _message_read(m: Message, side: Side, name: str) -> MessageRead:
+    return MessageRead(
+        id=m.id,
+        sender_user_id=m.sender_user_id,
+        sender_side=side,
+        sender_name=name,
+        body=m.body,
+        created_at=m.created_at,
+    )
+
+
+def _decided(status: str, now: datetime) -> dict[str, Any]:
+    """The quote's values when the buyer decides on it (declined or awarded)."""
+    return {
+        "status": status,
+        "decided_at": now,
+        "buyer_answered_at": func.coalesce(Quote.buyer_answered_at, now),
+        "updated_at": now,
+    }
+
+
+def _expired(quote: Quote, offer: Offer | None) -> str | None:
+    """Why the supplier's terms in ``offer`` can no longer be taken (they were made before the quote's validity
+    date, which has passed), or None. A supplier offer made after that date is fresh; terms agreed in time stay
+    agreed."""
+    made = offer.created_at.date() if offer is not None else None
+    if utcnow().date() > quote.valid_until and (made is None or made <= quote.valid_until):
+        return (
+            f"This quote was valid until {quote.valid_until:%Y-%m-%d}; ask the supplier for fresh terms "
+            "(a revision or a counter-offer)."
+        )
+    return None
 
 
 @dataclass
@@ -215,6 +251,8 @@ class NegotiationService:
             newest is None or newest.side != "supplier" or newest.status != "open"
         ):
             return OfferNotAgreed().message, OfferNotAgreed
+        if quote.agreed_offer_id is None and (expired := _expired(quote, newest)):
+            return expired, QuoteExpired
         return None
 
     def _abilities(self, ctx: _Ctx, newest: Offer | None, allowed: int) -> Abilities:
@@ -232,6 +270,8 @@ class NegotiationService:
             accept = ability(f"Your offer is the latest; waiting for the {_other(side)} to answer.")
         elif common is None and (newest is None or newest.status != "open"):
             accept = ability("There is no open offer to accept.")
+        elif side == "buyer" and (expired := _expired(quote, newest)):
+            accept = ability(common or expired)
         else:
             accept = ability(common)
         if side != "buyer":
@@ -322,14 +362,7 @@ class NegotiationService:
             await repo.mark_read(conversation, "buyer" if ctx.side == "buyer" else "seller", utcnow())
         rows = (await repo.messages_page(conversation.id, None, THREAD_PAGE))[:THREAD_PAGE]
         messages = [
-            MessageRead(
-                id=m.id,
-                sender_user_id=m.sender_user_id,
-                sender_side="buyer" if m.sender_side == "buyer" else "supplier",
-                sender_name=name,
-                body=m.body,
-                created_at=m.created_at,
-            )
+            _message_read(m, "buyer" if m.sender_side == "buyer" else "supplier", name)
             for m, name in reversed(rows)
         ]
         return conversation, messages
@@ -369,15 +402,7 @@ class NegotiationService:
             title=f"Quote #{quote.id}: {rfq.title}",
             body=text,
         )
-        m = posted.message.message
-        return MessageRead(
-            id=m.id,
-            sender_user_id=m.sender_user_id,
-            sender_side=ctx.side,
-            sender_name=posted.message.sender_name,
-            body=m.body,
-            created_at=m.created_at,
-        )
+        return _message_read(posted.message.message, ctx.side, posted.message.sender_name)
 
     # --- new offers -------------------------------------------------------------------------------------
 
@@ -408,9 +433,7 @@ class NegotiationService:
             {**terms, **extra, "version": seen + 1, "updated_at": now},
         )
         if not matched:
-            await repo.reload(quote)
-            self._why_not(ctx, kind, seen)
-            raise OfferOutdated()
+            await self._outdated(repo, ctx, kind, seen)
         await repo.close_open_offers([quote.id], "superseded", now, user_id)
         offer = Offer(
             quote_id=quote.id,
@@ -428,6 +451,12 @@ class NegotiationService:
         await session.flush()
         await repo.reload(quote)
         return offer
+
+    async def _outdated(self, repo: NegotiationRepository, ctx: _Ctx, kind: str, seen: int) -> NoReturn:
+        """A conditional update matched nothing: raise why, read from the quote as it is now."""
+        await repo.reload(ctx.quote)
+        self._why_not(ctx, kind, seen)
+        raise OfferOutdated()
 
     def _why_not(self, ctx: _Ctx, kind: str, seen: int) -> None:
         """Raise the reason a new offer of ``kind`` based on version ``seen`` cannot be written now."""
@@ -516,19 +545,14 @@ class NegotiationService:
         offer = await self._write_offer(
             session, ctx, user_id, "counter", payload, payload.based_on_version, conditions=[], extra=extra
         )
-        who = (
-            await self._org_name(session, ctx.rfq)
-            if ctx.side == "buyer"
-            else await self._store_name(session, ctx.quote)
-        )
-        await self._notify(
+        who = await self._name_of(session, ctx)
+        await self._notify_other(
             session,
             actor,
             ctx,
-            _other(ctx.side),
             "sourcing.counter_offer",
             f"Counter-offer from {who} on {ctx.rfq.title}",
-            self._terms_line(offer),
+            offer,
         )
         return await self.view(session, actor, ctx.quote.id, side=ctx.side)
 
@@ -558,6 +582,8 @@ class NegotiationService:
         self._why_not(ctx, "accept", offer.version)
         if offer.status != "open":
             raise OfferOutdated()
+        if ctx.side == "buyer" and (expired := _expired(ctx.quote, offer)):
+            raise QuoteExpired(expired)
         now = utcnow()
         values: dict[str, Any] = {"status": "accepted", "agreed_offer_id": offer.id, "updated_at": now}
         if ctx.side == "buyer":
@@ -566,24 +592,17 @@ class NegotiationService:
             ctx.quote.id, [Quote.status == "submitted", Quote.version == offer.version], values
         )
         if not matched:
-            await repo.reload(ctx.quote)
-            self._why_not(ctx, "accept", offer.version)
-            raise OfferOutdated()
+            await self._outdated(repo, ctx, "accept", offer.version)
         await repo.set_offer_status(offer.id, "accepted", now, user_id)
         await repo.reload(ctx.quote)
-        who = (
-            await self._org_name(session, ctx.rfq)
-            if ctx.side == "buyer"
-            else await self._store_name(session, ctx.quote)
-        )
-        await self._notify(
+        who = await self._name_of(session, ctx)
+        await self._notify_other(
             session,
             actor,
             ctx,
-            _other(ctx.side),
             "sourcing.offer_accepted",
             f"{who} accepted the terms for {ctx.rfq.title}",
-            self._terms_line(offer),
+            offer,
         )
         return await self.view(session, actor, ctx.quote.id, side=ctx.side)
 
@@ -602,12 +621,7 @@ class NegotiationService:
         matched = await repo.update_quote(
             ctx.quote.id,
             [Quote.status.in_(AWARDABLE)],
-            {
-                "status": "declined",
-                "decided_at": now,
-                "buyer_answered_at": func.coalesce(Quote.buyer_answered_at, now),
-                "updated_at": now,
-            },
+            _decided("declined", now),
         )
         if not matched:
             await repo.reload(ctx.quote)
@@ -654,13 +668,7 @@ class NegotiationService:
         matched = await repo.update_quote(
             quote.id,
             [Quote.status.in_(AWARDABLE), Quote.version == quote.version],
-            {
-                "status": "awarded",
-                "agreed_offer_id": offer.id,
-                "decided_at": now,
-                "buyer_answered_at": func.coalesce(Quote.buyer_answered_at, now),
-                "updated_at": now,
-            },
+            {**_decided("awarded", now), "agreed_offer_id": offer.id},
         )
         if not matched:  # a new offer came in since: the buyer must look again (everything rolls back)
             raise OfferOutdated()
@@ -678,27 +686,25 @@ class NegotiationService:
         )
         people = OrderRepository(session)
         for other_id, store_id in others:
-            for person in await people.store_people(store_id):
-                if person != user_id:
-                    await notification_service.notify(
-                        session,
-                        person,
-                        "sourcing.quote_not_selected",
-                        f"Your quote for {rfq.title} was not selected",
-                        body="The buyer awarded the RFQ to another supplier.",
-                        link=f"/seller/stores/{store_id}/quotes/{other_id}",
-                    )
+            await self._tell(
+                session,
+                await people.store_people(store_id),
+                user_id,
+                "sourcing.quote_not_selected",
+                f"Your quote for {rfq.title} was not selected",
+                "The buyer awarded the RFQ to another supplier.",
+                f"/seller/stores/{store_id}/quotes/{other_id}",
+            )
         seller_link = f"/seller/stores/{quote.store_id}/contracts/{contract.id}"
-        for person in await people.store_people(quote.store_id):
-            if person != user_id:
-                await notification_service.notify(
-                    session,
-                    person,
-                    "sourcing.quote_awarded",
-                    f"You won {rfq.title}: contract {contract.number} to confirm",
-                    body=self._terms_line(offer),
-                    link=seller_link,
-                )
+        await self._tell(
+            session,
+            await people.store_people(quote.store_id),
+            user_id,
+            "sourcing.quote_awarded",
+            f"You won {rfq.title}: contract {contract.number} to confirm",
+            self._terms_line(offer),
+            seller_link,
+        )
         return AwardRead(
             rfq_id=rfq.id,
             quote_id=quote.id,
@@ -718,12 +724,33 @@ class NegotiationService:
     async def _org_name(self, session: AsyncSession, rfq: Rfq) -> str:
         return await NegotiationRepository(session).organization_name(rfq.organization_id) or "The buyer"
 
+    async def _name_of(self, session: AsyncSession, ctx: _Ctx) -> str:
+        """The name of the side ``ctx`` acts for: the buyer organisation's or the supplier store's."""
+        if ctx.side == "buyer":
+            return await self._org_name(session, ctx.rfq)
+        return await self._store_name(session, ctx.quote)
+
     def _terms_line(self, offer: Offer) -> str:
         c = offer.currency
         return (
             f"{offer.quantity} at {from_minor(offer.unit_price_amount, c)} {c}, {offer.incoterm} "
             f"{offer.place}, lead time {offer.lead_time_days} days, deposit {percent(offer.deposit_bps)}%"
         ).replace("  ", " ")
+
+    async def _tell(
+        self,
+        session: AsyncSession,
+        people: list[int],
+        skip: int | None,
+        kind: str,
+        title: str,
+        body: str,
+        link: str,
+    ) -> None:
+        """Notify ``people``, except ``skip`` (the one who acted)."""
+        for person in people:
+            if person != skip:
+                await notification_service.notify(session, person, kind, title, body=body, link=link)
 
     async def _notify(
         self, session: AsyncSession, actor: Actor, ctx: _Ctx, to: Side, kind: str, title: str, body: str
@@ -734,9 +761,13 @@ class NegotiationService:
         else:
             people = await OrderRepository(session).store_people(ctx.quote.store_id)
             link = supplier_url(ctx.quote)
-        for person in people:
-            if person != actor.user_id:
-                await notification_service.notify(session, person, kind, title, body=body, link=link)
+        await self._tell(session, people, actor.user_id, kind, title, body, link)
+
+    async def _notify_other(
+        self, session: AsyncSession, actor: Actor, ctx: _Ctx, kind: str, title: str, offer: Offer
+    ) -> None:
+        """Tell the other side about ``offer`` (its terms in the body)."""
+        await self._notify(session, actor, ctx, _other(ctx.side), kind, title, self._terms_line(offer))
 
 
 negotiation_service = NegotiationService()

@@ -123,6 +123,26 @@ class RfqRepository:
         rows = await self.session.scalars(stmt.order_by(Rfq.id.desc()).limit(limit + 1))
         return rows.all()
 
+    async def latest_public(self, now: datetime, limit: int) -> Sequence[Rfq]:
+        """The newest public RFQs still taking quotes (open, deadline ahead, below their cap)."""
+        rows = await self.session.scalars(
+            select(Rfq)
+            .where(*taking_quotes_conditions(now), Rfq.visibility == "public")
+            .order_by(Rfq.id.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def active_sourcing_store_of(self, store_ids: Select[Any]) -> int | None:
+        """The first (lowest id) active sourcing store among ``store_ids``."""
+        found = await self.session.scalar(
+            select(Store.id)
+            .where(Store.id.in_(store_ids), Store.trade_model == "sourcing", Store.status == "active")
+            .order_by(Store.id)
+            .limit(1)
+        )
+        return None if found is None else int(found)
+
     async def quotes_of_store(self, store_id: int, rfq_ids: list[int]) -> dict[int, int]:
         """rfq id -> the store's quote id on it."""
         if not rfq_ids:

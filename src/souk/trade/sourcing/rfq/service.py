@@ -28,6 +28,7 @@ from souk.authz import (
 from souk.errors import Invalid, invalid_field
 from souk.kit.clock import utcnow
 from souk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from souk.kit.schemas import ReadSchema
 from souk.kit.text import fold, words
 from souk.kit.uploads import MediaStorage
 from souk.models import Membership, Organization, Rfq, RfqInvite, Store
@@ -47,6 +48,26 @@ from souk.trade.sourcing.rfq.repository import RfqRepository
 from souk.trade.sourcing.rfq.schemas import MAX_ATTACHMENTS, AttachmentRead, RfqCreate, RfqRead, RfqState
 
 POSTING_STATUSES = ("approved", "pending_review")
+# the storefront's "Latest requests for quotation" shows at most this many
+PUBLIC_LATEST_MAX = 24
+
+
+class PublicRfqRead(ReadSchema):
+    """What anyone may see of a public RFQ that takes quotes (the storefront's list): never the buyer's
+    organisation, its requirements, target price or attachments."""
+
+    id: int
+    title: str
+    category_id: int | None
+    category_name: str | None
+    quantity: int
+    unit: str
+    destination_country: str
+    incoterm: str
+    quote_deadline: datetime
+    quote_count: int
+    quote_cap: int
+    created_at: datetime
 
 
 def as_utc(value: datetime) -> datetime:
@@ -405,6 +426,40 @@ class RfqService:
             raise AttachmentNotFound()
         attachment = attachments[index]
         return attachment, storage.private_file(str(attachment["path"]))
+
+    # --- public ------------------------------------------------------------------------------------------
+
+    async def latest_public(self, session: AsyncSession, *, limit: int = 6) -> list[PublicRfqRead]:
+        """The newest public RFQs still taking quotes (open, quote deadline ahead, below their cap), for
+        anyone: no actor needed. Invited-only, closed, awarded and cancelled RFQs never appear."""
+        size = max(1, min(limit, PUBLIC_LATEST_MAX))
+        repo = RfqRepository(session)
+        rows = await repo.latest_public(utcnow(), size)
+        categories = await repo.category_names({r.category_id for r in rows if r.category_id is not None})
+        return [
+            PublicRfqRead(
+                id=r.id,
+                title=r.title,
+                category_id=r.category_id,
+                category_name=categories.get(r.category_id) if r.category_id else None,
+                quantity=r.quantity,
+                unit=r.unit,
+                destination_country=r.destination_country,
+                incoterm=r.incoterm,
+                quote_deadline=as_utc(r.quote_deadline),
+                quote_count=r.quote_count,
+                quote_cap=r.quote_cap,
+                created_at=as_utc(r.created_at),
+            )
+            for r in rows
+        ]
+
+    async def sourcing_store_id(self, session: AsyncSession, actor: Actor) -> int | None:
+        """The actor's first active sourcing store (where a supplier answers RFQs), or None (anonymous
+        visitors and people without one)."""
+        if actor.user_id is None:
+            return None
+        return await RfqRepository(session).active_sourcing_store_of(store_ids(actor, "store:read"))
 
     async def category_choices(self, session: AsyncSession) -> list[tuple[int, str]]:
         """(id, name) of the categories an RFQ may name, for the form."""
