@@ -530,7 +530,10 @@ async def _play(act: _Activity, t: _Timeline) -> ActivitySummary | None:
     )
     at(_days(12), confirm("completed-2"))
     at(_days(12), buy("escalated", buyer, market))
-    at(_days(11, 18), review("completed-2", 4, "Good quality, the colour is slightly darker than pictured. Fast shipping."))
+    at(
+        _days(11, 18),
+        review("completed-2", 4, "Good quality, the colour is slightly darker than pictured. Fast shipping."),
+    )
     at(_days(11, 12), reply)
     at(_days(11, 8), ship("escalated", market, "SF Express", "SF1402317730862"))
     at(_days(11), buy("cancelled", buyer, market))

@@ -1,25 +1,32 @@
 """JSON routes under /api/v1: refund requests and disputes, and the operators' rulings.
 
-Evidence photos (up to 3 JPEG, PNG or WebP images) go with a multipart form: ``POST /disputes/with-images`` (the
-fields of ``DisputeCreate`` and ``images`` files) and ``POST /disputes/{id}/messages/with-images`` (``body`` and
-``images``). Opening a request moves money later and takes an ``Idempotency-Key``; as a multipart body's bytes
-differ between retries (the boundary), its request hash is the sha256 of the canonical JSON
-``{"fields": <the DisputeCreate values>, "images": [<sha256 hex of each file, in order>]}``.
+Evidence (up to 3 JPEG, PNG or WebP photos as ``images`` parts and up to 3 PDF documents as ``documents`` parts)
+goes with a multipart form: ``POST /disputes/with-images`` (the fields of ``DisputeCreate``) and
+``POST /disputes/{id}/messages/with-images`` (``body``). Opening a request moves money later and takes an
+``Idempotency-Key``; as a multipart body's bytes differ between retries (the boundary), its request hash is the
+sha256 of the canonical JSON ``{"fields": <the DisputeCreate values>, "images": [<sha256 hex of each file, in
+order>]}``, with ``"documents": [{"sha256": <hex>, "filename": <name>}, ...]`` added when there are documents.
+Documents are private: ``GET /disputes/{id}/documents/{event_id}/{index}`` sends one to the dispute's buyer, the
+store's people and operators (404 to anyone else).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
 from souk.dispute import tasks  # noqa: F401  (registers the dispute timers)
+from souk.dispute.evidence import MAX_DOCUMENTS, MAX_IMAGES
 from souk.dispute.schemas import (
     DisputeAccept,
     DisputeCreate,
@@ -30,10 +37,11 @@ from souk.dispute.schemas import (
     DisputeStatus,
     ReturnTracking,
 )
-from souk.dispute.service import MAX_IMAGES, dispute_service
+from souk.dispute.service import dispute_service
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
-from souk.kit.schemas import IdPath
+from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
+from souk.party.schemas import UploadIn
 
 router = APIRouter()
 TAG = "Disputes"
@@ -65,9 +73,18 @@ async def open_dispute(
     return await idempotent(session, actor, request, key, compute)
 
 
-def multipart_hash(fields: dict[str, Any], images: list[bytes]) -> str:
+def multipart_hash(
+    fields: dict[str, Any], images: list[bytes], documents: list[UploadIn] | None = None
+) -> str:
     """The idempotency hash of a multipart request: its validated fields and the digests of its files."""
-    value = {"fields": fields, "images": [hashlib.sha256(data).hexdigest() for data in images]}
+    value: dict[str, Any] = {
+        "fields": fields,
+        "images": [hashlib.sha256(data).hexdigest() for data in images],
+    }
+    if documents:
+        value["documents"] = [
+            {"sha256": hashlib.sha256(d.data).hexdigest(), "filename": d.filename} for d in documents
+        ]
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -75,6 +92,11 @@ def multipart_hash(fields: dict[str, Any], images: list[bytes]) -> str:
 ImageFiles = Annotated[
     list[UploadFile] | None, File(description=f"up to {MAX_IMAGES} evidence photos (JPEG, PNG or WebP)")
 ]
+DocumentFiles = Annotated[
+    list[UploadFile] | None,
+    File(description=f"up to {MAX_DOCUMENTS} evidence documents (PDF), an inspection report say"),
+]
+DocumentIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="the document's place in the event, from 0")]
 
 
 async def _read_images(images: list[UploadFile] | None, storage: Storage) -> list[bytes]:
@@ -82,12 +104,39 @@ async def _read_images(images: list[UploadFile] | None, storage: Storage) -> lis
     return [await read_upload(f, storage.max_bytes, "images") for f in (images or [])[: MAX_IMAGES + 1]]
 
 
+async def read_documents(files: Sequence[StarletteUploadFile], max_bytes: int) -> list[UploadIn]:
+    """The uploaded documents read with the size limit (one past the limit is read so that the service refuses
+    "too many" with a 422 naming ``documents``); for the API and the pages."""
+    return [
+        UploadIn(await read_upload(f, max_bytes, "documents"), f.filename or "")
+        for f in files[: MAX_DOCUMENTS + 1]
+    ]
+
+
+def document_response(document: dict[str, Any], path: FilePath) -> FileResponse:
+    """A private evidence document, sent inline with headers that keep the browser from running anything in it
+    and from keeping a copy."""
+    return FileResponse(
+        str(path),
+        media_type=str(document.get("content_type") or "application/pdf"),
+        filename=str(document.get("filename") or "document.pdf"),
+        content_disposition_type="inline",
+        headers={
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 @router.post(
     "/disputes/with-images",
     tags=[TAG],
-    summary=f"Ask for a refund with up to {MAX_IMAGES} evidence photos (multipart form)",
-    description="The fields of the JSON route as form fields, and `images` files. 422 naming `images` for a "
-    "file that is not an image or more than 3 files; 413 for a file above the upload limit. Send an "
+    summary=f"Ask for a refund or open a claim with up to {MAX_IMAGES} evidence photos and {MAX_DOCUMENTS} "
+    "PDF documents (multipart form)",
+    description="The fields of the JSON route as form fields, `images` files and `documents` files (an "
+    "inspection report, say). 422 naming `images` for a file that is not an image or more than 3, naming "
+    "`documents` for a file that is not a PDF or more than 3; 413 for a file above the upload limit. Send an "
     "`Idempotency-Key` header: the request hash covers the form fields and the files' sha256 digests.",
     response_model=DisputeRead,
     status_code=201,
@@ -104,6 +153,7 @@ async def open_dispute_with_images(
     message: Annotated[str, Form()] = "",
     wants_return: Annotated[str | None, Form(description="true: send the item back")] = None,
     images: ImageFiles = None,
+    documents: DocumentFiles = None,
     key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     raw: dict[str, Any] = {"seller_order_id": seller_order_id, "reason": reason, "message": message}
@@ -118,11 +168,12 @@ async def open_dispute_with_images(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
         ) from error
     data = await _read_images(images, storage)
+    files = await read_documents(documents or [], storage.max_bytes)
 
     async def compute() -> tuple[int, Any]:
-        return 201, await dispute_service.open(session, actor, body, data, storage=storage)
+        return 201, await dispute_service.open(session, actor, body, data, storage=storage, documents=files)
 
-    digest = multipart_hash(body.model_dump(mode="json"), data)
+    digest = multipart_hash(body.model_dump(mode="json"), data, files)
     return await idempotent(session, actor, request, key, compute, request_hash=digest)
 
 
@@ -145,6 +196,27 @@ async def list_disputes(
 )
 async def get_dispute(dispute_id: IdPath, actor: ApiActor, session: DbSession) -> DisputeRead:
     return await dispute_service.get(session, actor, dispute_id)
+
+
+@router.get(
+    "/disputes/{dispute_id}/documents/{event_id}/{index}",
+    tags=[TAG],
+    summary="Download an evidence document (the buyer, the store's people and operators; 404 to anyone else)",
+    description="`event_id` is the log entry and `index` the document's place in its `documents`; both are "
+    "in the `url` of each document the dispute lists.",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}}}, 404: {"description": "no such document here"}},
+)
+async def download_document(
+    dispute_id: IdPath,
+    event_id: IdPath,
+    index: DocumentIndex,
+    actor: ApiActor,
+    session: DbSession,
+    storage: Storage,
+) -> FileResponse:
+    document, path = await dispute_service.document_file(session, actor, storage, dispute_id, event_id, index)
+    return document_response(document, path)
 
 
 @router.post(
@@ -241,9 +313,11 @@ async def post_message(
 @router.post(
     "/disputes/{dispute_id}/messages/with-images",
     tags=[TAG],
-    summary=f"Write in the dispute's log with up to {MAX_IMAGES} evidence photos (multipart form)",
-    description="A `body` field and `images` files. 422 naming `images` for a file that is not an image or "
-    "more than 3 files; 413 for a file above the upload limit.",
+    summary=f"Write in the dispute's log with up to {MAX_IMAGES} evidence photos and {MAX_DOCUMENTS} PDF "
+    "documents (multipart form)",
+    description="A `body` field, `images` files and `documents` files. 422 naming `images` for a file that is "
+    "not an image or more than 3, naming `documents` for a file that is not a PDF or more than 3; 413 for a "
+    "file above the upload limit.",
     response_model=DisputeRead,
     status_code=201,
     responses={413: {"description": "a file is larger than the upload limit"}},
@@ -255,6 +329,7 @@ async def post_message_with_images(
     session: DbSession,
     storage: Storage,
     images: ImageFiles = None,
+    documents: DocumentFiles = None,
 ) -> DisputeRead:
     try:
         text = DisputeMessage.model_validate({"body": body}).body
@@ -263,7 +338,10 @@ async def post_message_with_images(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
         ) from error
     data = await _read_images(images, storage)
-    return await dispute_service.add_message(session, actor, dispute_id, text, data, storage=storage)
+    files = await read_documents(documents or [], storage.max_bytes)
+    return await dispute_service.add_message(
+        session, actor, dispute_id, text, data, storage=storage, documents=files
+    )
 
 
 @router.get(

@@ -12,6 +12,13 @@ class DisputeNotFound(NotFound):
         super().__init__("No such dispute.")
 
 
+class DisputeDocumentNotFound(NotFound):
+    code = "document_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such document in this dispute.")
+
+
 class DisputeAlreadyOpen(Conflict):
     code = "dispute_already_open"
 

@@ -7,16 +7,18 @@ so out of scope is a 404 and no owner id is compared here. The transitions live 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
 from souk.authz import get_store_for, require_operator, store_ids
-from souk.dispute.errors import DisputeNotFound
+from souk.dispute.errors import DisputeDocumentNotFound, DisputeNotFound
 from souk.dispute.repository import DisputeRepository
-from souk.dispute.schemas import DisputeEventRead, DisputeRead
-from souk.errors import NotFound
+from souk.dispute.schemas import DisputeDocumentRead, DisputeEventRead, DisputeRead
+from souk.errors import Invalid, NotFound
+from souk.kit.uploads import MediaStorage
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
 from souk.models import Dispute, DisputeEvent, SellerOrder
@@ -25,6 +27,30 @@ from souk.order.repository import OrderRepository
 REFUND_OUTCOMES = ("refund_full", "refund_partial")
 # how many disputes a list shows
 LIST_LIMIT = 200
+# who a document download is for: anyone who may read the dispute (the API), or the one audience of a page
+DocumentAudience = Literal["any", "buyer", "store", "operator"]
+
+
+def document_url(dispute_id: int, event_id: int, index: int) -> str:
+    return f"/api/v1/disputes/{dispute_id}/documents/{event_id}/{index}"
+
+
+def event_read(event: DisputeEvent) -> DisputeEventRead:
+    """An entry of the log. Its evidence documents are listed with their download URLs; where they are stored
+    stays private, so ``data`` leaves them out."""
+    data = dict(event.data or {})
+    stored = data.pop("documents", None) or []
+    documents = [
+        DisputeDocumentRead(
+            index=n,
+            filename=str(d.get("filename") or "document.pdf"),
+            content_type=str(d.get("content_type") or "application/pdf"),
+            size_bytes=int(d.get("size_bytes") or 0),
+            url=document_url(event.dispute_id, event.id, n),
+        )
+        for n, d in enumerate(stored)
+    ]
+    return DisputeEventRead.model_validate(event).model_copy(update={"data": data, "documents": documents})
 
 
 class DisputeQueries:
@@ -42,9 +68,7 @@ class DisputeQueries:
     async def read(self, session: AsyncSession, dispute: Dispute, *, events: bool = True) -> DisputeRead:
         result = DisputeRead.model_validate(dispute)
         if events:
-            result.events = [
-                DisputeEventRead.model_validate(e) for e in await self._events(session, dispute.id)
-            ]
+            result.events = [event_read(e) for e in await self._events(session, dispute.id)]
         return result
 
     async def for_buyer(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
@@ -86,6 +110,50 @@ class DisputeQueries:
         if dispute is None:
             raise DisputeNotFound()
         return dispute
+
+    async def document_file(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        storage: MediaStorage,
+        dispute_id: int,
+        event_id: int,
+        index: int,
+        *,
+        audience: DocumentAudience = "any",
+        store_id: int | None = None,
+    ) -> tuple[dict[str, Any], Path]:
+        """An evidence document and its file. ``any``: for the dispute's buyer, the store's people
+        (``store:read``) and operators; ``buyer``: the buyer's own dispute; ``store``: a dispute of ``store_id``
+        the actor works on; ``operator``: operators. Anyone else, and an event or index that is not this
+        dispute's, gets a 404."""
+        if audience == "buyer":
+            dispute = await self.for_buyer(session, actor, dispute_id)
+        elif audience == "store":
+            dispute = await self._for_store(session, actor, dispute_id, "store:read")
+            if dispute.store_id != store_id:
+                raise DisputeNotFound()
+        elif audience == "operator":
+            if not actor.is_operator:
+                raise DisputeNotFound()
+            found = await self._dispute(session, dispute_id)
+            if found is None:
+                raise DisputeNotFound()
+            dispute = found
+        else:
+            dispute = await self._visible(session, actor, dispute_id)
+        event = await DisputeRepository(session).event(dispute.id, event_id)
+        documents = ((event.data or {}).get("documents") or []) if event is not None else []
+        if not 0 <= index < len(documents):
+            raise DisputeDocumentNotFound()
+        document = documents[index]
+        try:
+            path = storage.private_file(str(document["path"]))
+        except Invalid:
+            raise DisputeDocumentNotFound() from None
+        if not path.is_file():
+            raise DisputeDocumentNotFound()
+        return document, path
 
     async def get(self, session: AsyncSession, actor: Actor, dispute_id: int) -> DisputeRead:
         """One dispute with its log, for its buyer, the store's people or an operator (else 404)."""

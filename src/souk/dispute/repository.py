@@ -68,6 +68,12 @@ class DisputeRepository:
         )
         return list(rows.all())
 
+    async def event(self, dispute_id: int, event_id: int) -> DisputeEvent | None:
+        """One entry of the dispute's log (none when it belongs to another dispute)."""
+        return await self.session.scalar(
+            select(DisputeEvent).where(DisputeEvent.id == event_id, DisputeEvent.dispute_id == dispute_id)
+        )
+
     # --- reads: lists and sums ----------------------------------------------------------------------------
 
     async def of_buyer(self, buyer_id: int, limit: int) -> list[Dispute]:

@@ -64,13 +64,24 @@ class DisputeRuling(Schema):
     reason: Reason
 
 
+class DisputeDocumentRead(ReadSchema):
+    """A PDF document given as evidence; private: downloaded by the buyer, the store's people and operators."""
+
+    index: int = Field(description="its position in the event's documents (the last part of its URL)")
+    filename: str
+    content_type: str
+    size_bytes: int
+    url: str = Field(description="download: GET /api/v1/disputes/{id}/documents/{event_id}/{index}")
+
+
 class DisputeEventRead(ReadSchema):
     id: int
     kind: str
     actor_id: int | None
     actor_role: str
     body: str
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(description="the step's details; evidence photos under `images`")
+    documents: list[DisputeDocumentRead] = Field(default=[], description="evidence documents (PDF)")
     created_at: datetime
 
 

@@ -124,6 +124,13 @@ class MediaStorage:
         self._write(thumb_path, thumb_bytes.getvalue())
         return StoredImage(path, thumb_path, image.width, image.height, ctype, len(main.getvalue()))
 
+    def check_pdf(self, data: bytes, field: str = "document") -> None:
+        """Refuse a file that is not a PDF by its content (the ``%PDF-`` header save_document recognises),
+        empty or above the size limit; for evidence that must be a document, not a photo."""
+        self._check_size(data, field)
+        if not data.startswith(b"%PDF-"):
+            raise invalid_field(field, "must be a PDF file")
+
     def save_document(
         self, data: bytes, filename: str, *, subdir: str, field: str = "document"
     ) -> StoredDocument:

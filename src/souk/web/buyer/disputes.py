@@ -1,16 +1,18 @@
-"""The buyer's refund requests: the list, the form to ask for a refund on a store order (reason, amount,
-message), and a request's page with its log, a message form and the button to escalate a rejected request.
-Every form is CSRF-checked and calls the same service as the API."""
+"""The buyer's refund requests: the list, the form to ask for a refund on a store order or claim after receipt
+(reason, amount, message, evidence photos and PDF documents), and a request's page with its log (documents as
+links to the private download route), a message form and the button to escalate a rejected request. Every form
+is CSRF-checked and calls the same service as the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 
 from souk.deps import DbSession, Storage
+from souk.dispute.endpoints import DocumentIndex, document_response, read_documents
 from souk.dispute.errors import DisputeNotFound
 from souk.dispute.schemas import DisputeCreate, ReturnTracking
 from souk.dispute.service import dispute_service
@@ -21,7 +23,16 @@ from souk.trade.policy import get_policy
 from souk.web.buyer.messages import form_images
 from souk.web.buyer.orders import until  # noqa: F401  (registers the deadline filter the pages use)
 from souk.web.deps import UserPage
-from souk.web.render import checked_form, errors_of, flash, form_error, form_values, redirect, render
+from souk.web.render import (
+    checked_form,
+    errors_of,
+    flash,
+    form_error,
+    form_files,
+    form_values,
+    redirect,
+    render,
+)
 
 router = APIRouter()
 
@@ -115,7 +126,10 @@ async def open_dispute(request: Request, actor: UserPage, session: DbSession, st
             }
         )
         images = await form_images(form, storage)
-        dispute = await dispute_service.open(session, actor, payload, images, storage=storage)
+        documents = await read_documents(form_files(form, "documents"), storage.max_bytes)
+        dispute = await dispute_service.open(
+            session, actor, payload, images, storage=storage, documents=documents
+        )
     except (ValidationError, *ACTION_ERRORS) as error:
         await session.rollback()
         ctx = await _new_context(session, actor, int(raw))
@@ -146,8 +160,25 @@ async def dispute_page(
             "reasons": REASON_LABELS,
             "section": "orders",
             "media_url": storage.url,
+            "documents_base": f"/disputes/{dispute_id}/documents",
         },
     )
+
+
+@router.get("/disputes/{dispute_id}/documents/{event_id}/{index}")
+async def document(
+    dispute_id: IdPath,
+    event_id: IdPath,
+    index: DocumentIndex,
+    actor: UserPage,
+    session: DbSession,
+    storage: Storage,
+) -> FileResponse:
+    """An evidence document of the buyer's own dispute (404 otherwise)."""
+    found, path = await dispute_service.document_file(
+        session, actor, storage, dispute_id, event_id, index, audience="buyer"
+    )
+    return document_response(found, path)
 
 
 @router.post("/disputes/{dispute_id}/escalate")
@@ -175,7 +206,10 @@ async def message(
         return redirect(f"/disputes/{dispute_id}")
     try:
         images = await form_images(form, storage)
-        await dispute_service.add_message(session, actor, dispute_id, body[:4000], images, storage=storage)
+        documents = await read_documents(form_files(form, "documents"), storage.max_bytes)
+        await dispute_service.add_message(
+            session, actor, dispute_id, body[:4000], images, storage=storage, documents=documents
+        )
     except ACTION_ERRORS as error:
         flash(request, errors_of(error)["_"], "error")
         return redirect(f"/disputes/{dispute_id}")

@@ -1,22 +1,26 @@
 """Ops console: disputes. The queue (counts per status, the list of one status, escalated first) and a dispute's
 page with the seller order's timeline, the dispute's log and the ledger movements of the seller order, where an
-operator rules: full refund, partial refund (amount) or release to the seller, with a required reason."""
+operator rules: full refund, partial refund (amount) or release to the seller, with a required reason, and writes
+in the log (with evidence photos and PDF documents); the log's documents are sent by an operators-only route."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import ValidationError
 
+from souk.authz import require_operator
 from souk.deps import DbSession, Storage
+from souk.dispute.endpoints import DocumentIndex, document_response, read_documents
 from souk.dispute.schemas import DisputeRuling
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
 from souk.kit.money import parse_amount
 from souk.kit.schemas import IdPath
 from souk.web.buyer.disputes import REASON_LABELS
+from souk.web.buyer.messages import form_images
 from souk.web.deps import UserPage
-from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
+from souk.web.render import checked_form, errors_of, flash, form_files, form_values, redirect, render
 
 router = APIRouter()
 
@@ -68,8 +72,48 @@ async def dispute_page(
             "outcomes": OUTCOMES,
             "reasons": REASON_LABELS,
             "media_url": storage.url,
+            "documents_base": f"/ops/disputes/{dispute_id}/documents",
         },
     )
+
+
+@router.get("/ops/disputes/{dispute_id}/documents/{event_id}/{index}")
+async def document(
+    dispute_id: IdPath,
+    event_id: IdPath,
+    index: DocumentIndex,
+    actor: UserPage,
+    session: DbSession,
+    storage: Storage,
+) -> FileResponse:
+    """An evidence document, for operators (404 to anyone else)."""
+    found, path = await dispute_service.document_file(
+        session, actor, storage, dispute_id, event_id, index, audience="operator"
+    )
+    return document_response(found, path)
+
+
+@router.post("/ops/disputes/{dispute_id}/messages")
+async def message(
+    request: Request, dispute_id: IdPath, actor: UserPage, session: DbSession, storage: Storage
+) -> Response:
+    form = await checked_form(request)
+    require_operator(actor)
+    body = form_values(form).get("body", "").strip()
+    if not body:
+        flash(request, "Write a message first.", "error")
+        return redirect(f"/ops/disputes/{dispute_id}")
+    try:
+        images = await form_images(form, storage)
+        documents = await read_documents(form_files(form, "documents"), storage.max_bytes)
+        await dispute_service.add_message(
+            session, actor, dispute_id, body[:4000], images, storage=storage, documents=documents
+        )
+    except (Conflict, Invalid) as error:
+        flash(request, errors_of(error)["_"], "error")
+        return redirect(f"/ops/disputes/{dispute_id}")
+    flash(request, "Message added.")
+    return redirect(f"/ops/disputes/{dispute_id}")
 
 
 @router.post("/ops/disputes/{dispute_id}/ruling")

@@ -1,14 +1,16 @@
 """Seller centre: a store's refund requests ("Refunds and disputes"): the list and a request's page with its log,
 where the store accepts (the refund is paid from escrow) or rejects with a reason, and writes messages. The forms
-are CSRF-checked and call the same service as the API."""
+are CSRF-checked and call the same service as the API. Evidence documents (PDF) in the log are sent by a route
+that checks the dispute is the store's."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from souk.authz import get_store_for
 from souk.deps import DbSession, Storage
+from souk.dispute.endpoints import DocumentIndex, document_response, read_documents
 from souk.dispute.errors import DisputeNotFound
 from souk.dispute.service import dispute_service
 from souk.errors import Conflict, Invalid
@@ -16,7 +18,7 @@ from souk.kit.schemas import IdPath
 from souk.web.buyer.disputes import REASON_LABELS, STATUS_LABELS
 from souk.web.buyer.messages import form_images
 from souk.web.deps import UserPage
-from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
+from souk.web.render import checked_form, errors_of, flash, form_files, form_values, redirect, render
 from souk.web.seller.catalog import store_info
 
 router = APIRouter()
@@ -76,8 +78,26 @@ async def dispute_page(
             "status_labels": SELLER_STATUS_LABELS,
             "reasons": REASON_LABELS,
             "media_url": storage.url,
+            "documents_base": f"{_base(store.id, dispute_id)}/documents",
         },
     )
+
+
+@router.get("/seller/stores/{store_id}/disputes/{dispute_id}/documents/{event_id}/{index}")
+async def document(
+    store_id: IdPath,
+    dispute_id: IdPath,
+    event_id: IdPath,
+    index: DocumentIndex,
+    actor: UserPage,
+    session: DbSession,
+    storage: Storage,
+) -> FileResponse:
+    """An evidence document of a dispute about this store, for its people (404 otherwise)."""
+    found, path = await dispute_service.document_file(
+        session, actor, storage, dispute_id, event_id, index, audience="store", store_id=store_id
+    )
+    return document_response(found, path)
 
 
 async def _checked(
@@ -144,7 +164,10 @@ async def message(
         return redirect(_base(store_id, dispute_id))
     try:
         images = await form_images(form, storage)
-        await dispute_service.add_message(session, actor, dispute_id, body[:4000], images, storage=storage)
+        documents = await read_documents(form_files(form, "documents"), storage.max_bytes)
+        await dispute_service.add_message(
+            session, actor, dispute_id, body[:4000], images, storage=storage, documents=documents
+        )
     except ACTION_ERRORS as error:
         flash(request, errors_of(error)["_"], "error")
         return redirect(_base(store_id, dispute_id))
