@@ -117,3 +117,22 @@ def test_shipping_and_product_forms_and_the_price_range_agree(
             assert storefront == f"must be an amount like {example}"
             assert product == f"enter an amount like {example}"
             assert shipping == f"enter an amount like {'490' if currency == 'JPY' else '4.90'}"
+
+
+class TestBasisPoints:
+    def test_percent_text(self):
+        from souk.kit.money import bps_percent
+
+        assert [bps_percent(b) for b in (3000, 2550, 5, 0, 10000)] == ["30", "25.5", "0.05", "0", "100"]
+
+    def test_parse_percent(self):
+        from souk.errors import Invalid
+        from souk.kit.money import parse_percent_bps
+
+        assert parse_percent_bps("30", "deposit") == 3000
+        assert parse_percent_bps(" 12.5 % ", "deposit") == 1250
+        assert parse_percent_bps("", "deposit") is None
+        for bad in ("101", "-5", "abc", "1e2", "12.345", "30,5"):
+            with pytest.raises(Invalid) as caught:
+                parse_percent_bps(bad, "deposit")
+            assert "deposit" in caught.value.fields

@@ -182,3 +182,28 @@ def parse_amount(
     if value > maximum:
         raise invalid_field(field, f"must be at most {from_minor(maximum, currency)}")
     return value
+
+
+# --- rates in basis points (1 % = 100 bps) ---------------------------------------------------------------
+
+
+def bps_percent(bps: int) -> str:
+    """Basis points as a percentage without trailing zeros: 3000 -> "30", 2550 -> "25.5", 5 -> "0.05"."""
+    text = f"{Decimal(bps) / 100:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def parse_percent_bps(text: str, field: str) -> int | None:
+    """A percentage typed into a form ("30", "12.5", "30 %") as basis points; None when empty. A clear 422 naming
+    ``field`` for anything that is not a percentage from 0 to 100 with at most two decimals."""
+    from souk.errors import invalid_field
+
+    clean = text.strip().rstrip("%").strip()
+    if not clean:
+        return None
+    if not re.fullmatch(r"\d{1,3}(\.\d{1,2})?", clean):
+        raise invalid_field(field, "enter a percentage from 0 to 100, like 30 or 12.5")
+    bps = int(Decimal(clean) * 100)
+    if bps > 10_000:
+        raise invalid_field(field, "enter a percentage from 0 to 100, like 30 or 12.5")
+    return bps

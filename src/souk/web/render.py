@@ -31,7 +31,7 @@ from souk.auth.tokens import constant_equal, sign
 from souk.errors import Forbidden, SoukError
 from souk.kit.clock import utcnow
 from souk.kit.countries import country_name
-from souk.kit.money import format_money, from_minor
+from souk.kit.money import bps_percent, format_money, from_minor
 from souk.kit.schemas import pydantic_fields
 from souk.order.views import TimelineEntry, event_text
 
@@ -145,6 +145,7 @@ templates.env.filters["decimal"] = from_minor
 templates.env.globals["price_range"] = _price_range_global
 templates.env.globals["event_sentence"] = _event_sentence
 templates.env.filters["country_name"] = country_name
+templates.env.filters["bps_percent"] = bps_percent
 templates.env.globals["url_with"] = url_with
 templates.env.globals["TRADE_MODEL_LABELS"] = TRADE_MODEL_LABELS
 templates.env.globals["TRADE_MODEL_BLURBS"] = TRADE_MODEL_BLURBS

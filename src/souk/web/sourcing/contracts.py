@@ -5,7 +5,6 @@ propose an amendment. Every form is CSRF-checked and calls the same service as t
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -18,7 +17,7 @@ from souk.auth.actor import Actor
 from souk.authz import get_store_for
 from souk.deps import DbSession
 from souk.errors import Conflict, Forbidden, Invalid, SoukError
-from souk.kit.money import format_money, from_minor, parse_amount
+from souk.kit.money import bps_percent, format_money, from_minor, parse_amount
 from souk.kit.schemas import IdPath
 from souk.models import Contract, SellerOrder, User
 from souk.trade.sourcing.contract.errors import ContractNotFound
@@ -81,10 +80,6 @@ def _money(amount: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     return format_money(amount, currency, locale)
 
 
-def percent(bps: int) -> str:
-    return f"{(Decimal(bps) / 100).normalize():f}"
-
-
 def payment_plan(c: ContractRead, locale: str = DEFAULT_LOCALE) -> str:
     """ "30 % deposit US$x now, 70 % balance US$y before shipment", in the visitor's locale (like the page's
     other amounts)."""
@@ -94,8 +89,8 @@ def payment_plan(c: ContractRead, locale: str = DEFAULT_LOCALE) -> str:
     if c.deposit_bps == 10000:
         return f"Full payment {_money(c.total_amount, c.currency, locale)} now"
     return (
-        f"{percent(c.deposit_bps)} % deposit {_money(c.deposit_amount, c.currency, locale)} now, "
-        f"{percent(10000 - c.deposit_bps)} % balance {_money(c.balance_amount, c.currency, locale)} {when}"
+        f"{bps_percent(c.deposit_bps)} % deposit {_money(c.deposit_amount, c.currency, locale)} now, "
+        f"{bps_percent(10000 - c.deposit_bps)} % balance {_money(c.balance_amount, c.currency, locale)} {when}"
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -28,11 +27,11 @@ from souk.kit.idempotency import (
     issue_form_token,
     record_form_result,
 )
-from souk.kit.money import from_minor, parse_amount
+from souk.kit.money import bps_percent, from_minor, parse_amount, parse_percent_bps
 from souk.kit.schemas import IdPath
 from souk.models.sourcing import INCOTERMS
 from souk.trade.sourcing.negotiation.schemas import CounterCreate, NegotiationRead, RevisionCreate
-from souk.trade.sourcing.negotiation.service import BALANCE_LABELS, negotiation_service, percent
+from souk.trade.sourcing.negotiation.service import BALANCE_LABELS, negotiation_service
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, errors_of, flash, form_values, redirect, render
 from souk.web.seller.catalog import store_info
@@ -77,20 +76,6 @@ def _int_or_text(text: str) -> int | str | None:
     return int(text) if _INT.match(text) else text
 
 
-def _deposit_bps(text: str) -> int | None:
-    text = text.strip().rstrip("%").strip()
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise invalid_field("deposit_percent", "enter a percentage like 30") from None
-    bps = value * 100
-    if not value.is_finite() or bps != bps.to_integral_value() or not 0 <= bps <= 10_000:
-        raise invalid_field("deposit_percent", "enter a percentage from 0 to 100, like 30 or 12.5")
-    return int(bps)
-
-
 def _terms(values: dict[str, str], currency: str) -> dict[str, Any]:
     """The TermsChange fields of a counter / revise form (amounts typed as decimals)."""
     price = values.get("unit_price", "")
@@ -102,7 +87,7 @@ def _terms(values: dict[str, str], currency: str) -> dict[str, Any]:
         "incoterm": values.get("incoterm") or None,
         "place": values.get("place", ""),
         "shipping_amount": parse_amount(shipping, currency, "shipping", minimum=0) if shipping else None,
-        "deposit_bps": _deposit_bps(values.get("deposit_percent", "")),
+        "deposit_bps": parse_percent_bps(values.get("deposit_percent", ""), "deposit_percent"),
         "balance_due": values.get("balance_due") or None,
         "message": values.get("message", ""),
     }
@@ -134,7 +119,7 @@ def _defaults(view: NegotiationRead) -> dict[str, str]:
         "incoterm": q.incoterm,
         "place": q.place,
         "shipping": from_minor(q.shipping_amount, c),
-        "deposit_percent": percent(q.deposit_bps),
+        "deposit_percent": bps_percent(q.deposit_bps),
         "balance_due": q.balance_due,
         "moq": str(q.moq),
         "sample_price": from_minor(q.sample_price_amount, c) if q.sample_price_amount else "",
@@ -161,7 +146,7 @@ def _context(view: NegotiationRead) -> dict[str, Any]:
         "balance_labels": BALANCE_LABELS,
         "incoterm_options": [(i, i) for i in INCOTERMS],
         "balance_options": list(BALANCE_LABELS.items()),
-        "percent": percent,
+        "percent": bps_percent,
         "newest": view.offers[0] if view.offers else None,
         "failed": "",
     }

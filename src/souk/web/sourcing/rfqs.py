@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -21,7 +20,7 @@ from souk.deps import DbSession, Storage
 from souk.errors import SoukError, invalid_field
 from souk.kit.clock import utcnow
 from souk.kit.countries import countries
-from souk.kit.money import from_minor, is_currency, parse_amount
+from souk.kit.money import bps_percent, from_minor, is_currency, parse_amount, parse_percent_bps
 from souk.kit.schemas import IdPath
 from souk.kit.uploads import MediaStorage, read_upload
 from souk.models.sourcing import INCOTERMS
@@ -321,7 +320,7 @@ def _quote_defaults(ctx: dict[str, Any]) -> dict[str, str]:
         "moq": str(rfq.quantity),
         "incoterm": rfq.incoterm,
         "shipping_amount": "0",
-        "deposit_percent": str(get_policy("sourcing").default_deposit_bps // 100),
+        "deposit_percent": bps_percent(get_policy("sourcing").default_deposit_bps),
         "balance_due": "before_shipment",
         "valid_until": (utcnow() + timedelta(days=30)).date().isoformat(),
     }
@@ -349,17 +348,6 @@ def _tiers(text: str, currency: str) -> list[list[int]]:
     return tiers
 
 
-def _deposit_bps(text: str) -> int | str:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return text
-    bps = value * 100
-    if bps != bps.to_integral_value():
-        return text
-    return int(bps)
-
-
 _FORM_FIELD = {"deposit_bps": "deposit_percent"}
 
 
@@ -379,7 +367,7 @@ def _quote_payload(values: dict[str, str], store_id: int, currency: str) -> Quot
         "sample_price_amount": parse_amount(values["sample_price_amount"], currency, "sample_price_amount")
         if values.get("sample_price_amount")
         else None,
-        "deposit_bps": _deposit_bps(values["deposit_percent"]) if values.get("deposit_percent") else None,
+        "deposit_bps": parse_percent_bps(values.get("deposit_percent", ""), "deposit_percent"),
         "balance_due": values.get("balance_due", ""),
         "valid_until": _date_or_text(values["valid_until"]) if values.get("valid_until") else None,
         "message": values.get("message", ""),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, NoReturn
 
 from sqlalchemy import func
@@ -25,7 +24,7 @@ from souk.auth.actor import Actor
 from souk.authz import get_store_for, require_user, require_writer
 from souk.errors import Forbidden
 from souk.kit.clock import utcnow
-from souk.kit.money import from_minor
+from souk.kit.money import bps_percent, from_minor
 from souk.messaging.repository import ConversationRepository
 from souk.messaging.service import clean_body, messaging_service
 from souk.models import Conversation, Message, Offer, Quote, Rfq
@@ -79,12 +78,6 @@ OPEN_RFQ = ("open", "closed")
 AWARDABLE = ("submitted", "accepted")
 
 
-def percent(bps: int) -> str:
-    """Basis points as a percentage without trailing zeros: 3000 -> "30", 2550 -> "25.5"."""
-    text = f"{Decimal(bps) / 100:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def buyer_url(quote: Quote) -> str:
     return f"/rfqs/{quote.rfq_id}/quotes/{quote.id}"
 
@@ -112,7 +105,7 @@ def describe_changes(prev: Offer | None, cur: Offer) -> list[str]:
     if prev.shipping_amount != cur.shipping_amount:
         out.append(f"shipping {from_minor(prev.shipping_amount, c)} → {from_minor(cur.shipping_amount, c)}")
     if prev.deposit_bps != cur.deposit_bps:
-        out.append(f"deposit {percent(prev.deposit_bps)}% → {percent(cur.deposit_bps)}%")
+        out.append(f"deposit {bps_percent(prev.deposit_bps)}% → {bps_percent(cur.deposit_bps)}%")
     if prev.balance_due != cur.balance_due:
         before = BALANCE_LABELS.get(prev.balance_due, prev.balance_due)
         after = BALANCE_LABELS.get(cur.balance_due, cur.balance_due)
@@ -734,7 +727,7 @@ class NegotiationService:
         c = offer.currency
         return (
             f"{offer.quantity} at {from_minor(offer.unit_price_amount, c)} {c}, {offer.incoterm} "
-            f"{offer.place}, lead time {offer.lead_time_days} days, deposit {percent(offer.deposit_bps)}%"
+            f"{offer.place}, lead time {offer.lead_time_days} days, deposit {bps_percent(offer.deposit_bps)}%"
         ).replace("  ", " ")
 
     async def _tell(
