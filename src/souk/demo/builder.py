@@ -20,7 +20,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.demo import images
-from souk.demo.activity import build_activity
 from souk.demo.catalog import COLOURS
 from souk.demo.departments import DEPARTMENTS
 from souk.demo.parties import (
@@ -229,6 +228,9 @@ async def build_demo(
         report.advance(len(batch))
 
     # buying activity through the real services: orders in every state, reviews, refunds, a dispute
+    # imported here: the activity pulls in every service, which `souk --help` and the other commands never need
+    from souk.demo.activity import build_activity
+
     await build_activity(session, reporter=report)
 
     summary = await demo_summary(session)
