@@ -26,6 +26,7 @@ from souk.payment.service import payment_service
 from souk.payout.service import payout_service
 from souk.trade.policy import configure_policies
 from souk.web.render import apply_cookies, render
+from souk.web.security import SecurityHeadersMiddleware
 from souk.worker.embedded import start_worker
 
 log = logging.getLogger("souk")
@@ -188,11 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         if not _is_api(request):
             apply_cookies(request, response)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith("/docs"):
-            response.headers.setdefault("X-Frame-Options", "DENY")
         return response
+
+    app.add_middleware(SecurityHeadersMiddleware)  # CSP, HSTS over https, ...: souk.web.security
 
     @app.exception_handler(SoukError)
     async def souk_error(request: Request, exc: SoukError) -> Response:

@@ -151,7 +151,7 @@ class TestStorefront:
         # 49 / 12 = 4.08
         assert "4.1 out of 5 · 12 reviews" in text
         assert "5 stars 7" in text and "4 stars 2" in text and "3 stars 1" in text and "1 star 1" in text
-        assert 'style="width: 58%"' in page.text  # 7 of 12
+        assert '<rect width="58"' in page.text  # 7 of 12
         # newest first, ten per page, with the seller's reply
         newest = orders[-1].line_id
         assert text.index(f"[r{newest}]") < text.index(f"[r{orders[-2].line_id}]")
