@@ -1,5 +1,5 @@
 """Money under real parallel transactions (PostgreSQL only: each attempt has its own connection, so the rows are
-committed here and removed afterwards)."""
+committed, in a database of each test's own that is dropped afterwards)."""
 
 from __future__ import annotations
 
@@ -7,33 +7,25 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fixtures.core import is_postgres
+from fixtures.databases import fresh_database
 from fixtures.factories import actor_of
 from souk.audit import run_checks
 from souk.auth.actor import Actor
+from souk.db import create_engine
 from souk.errors import SoukError
 from souk.kit.clock import utcnow
 from souk.kit.money import Money
 from souk.ledger import accounts, postings
 from souk.ledger.errors import AccountOverdrawn
 from souk.ledger.service import ledger_service
-from souk.models import (
-    AccountBalance,
-    Job,
-    LedgerEntry,
-    LedgerPosting,
-    Payment,
-    Payout,
-    SimulatedIntent,
-    Store,
-    User,
-    WebhookEvent,
-)
+from souk.models import Base, Job, LedgerEntry, Payment, Payout, Store, User
 from souk.payment.schemas import CardIn
 from souk.payment.service import payment_service
 from souk.payment.simulated import CARD_SUCCEEDS
@@ -63,61 +55,33 @@ async def _in_own_transaction(engine: AsyncEngine, work) -> object:  # type: ign
 
 
 @pytest.fixture
-async def committed_store(engine: AsyncEngine) -> AsyncIterator[Committed]:
-    """A market store whose owner can pay out, committed for every connection to see; removed afterwards with
-    everything the test wrote about it."""
+async def committed_store(tmp_path: Path) -> AsyncIterator[Committed]:
+    """A market store whose owner can pay out, committed for every connection to see, in a database of its own
+    (the ledger is append-only: what the test commits is dropped with that database, never deleted)."""
     tag = secrets.token_hex(4)
-    async with AsyncSession(engine, expire_on_commit=False) as s:
-        user = User(email=f"money-{tag}@example.com", password_hash="x", display_name="Money")
-        s.add(user)
-        await s.flush()
-        store = Store(
-            slug=f"money-{tag}",
-            name="Money store",
-            country="CN",
-            currency="USD",
-            trade_model="market",
-            status="active",
-            owner_user_id=user.id,
-        )
-        s.add(store)
-        await s.commit()
-        ids = (user.id, store.id)
-    try:
-        yield Committed(engine, store.id, actor_of(user), tag)
-    finally:
-        user_id, store_id = ids
-        async with AsyncSession(engine) as s:
-            payout_ids = list((await s.scalars(select(Payout.id).where(Payout.store_id == store_id))).all())
-            intents = list(
-                (
-                    await s.scalars(select(Payment.intent_id).where(Payment.idempotency_key.like(f"{tag}:%")))
-                ).all()
-            )
-            entry_ids = select(LedgerEntry.id).where(
-                or_(
-                    LedgerEntry.idempotency_key.like(f"{tag}:%"),
-                    (LedgerEntry.reference_type == "payout") & LedgerEntry.reference_id.in_(payout_ids),
+    with fresh_database(tmp_path, "ledger_race") as url:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            async with AsyncSession(engine, expire_on_commit=False) as s:
+                user = User(email=f"money-{tag}@example.com", password_hash="x", display_name="Money")
+                s.add(user)
+                await s.flush()
+                store = Store(
+                    slug=f"money-{tag}",
+                    name="Money store",
+                    country="CN",
+                    currency="USD",
+                    trade_model="market",
+                    status="active",
+                    owner_user_id=user.id,
                 )
-            )
-            await s.execute(delete(LedgerPosting).where(LedgerPosting.entry_id.in_(entry_ids)))
-            await s.execute(delete(LedgerEntry).where(LedgerEntry.id.in_(entry_ids)))
-            await s.execute(delete(AccountBalance).where(AccountBalance.store_id == store_id))
-            jobs = (await s.scalars(select(Job))).all()
-            mine = [
-                j.id
-                for j in jobs
-                if j.dedupe_key in {f"payout-send:{p}" for p in payout_ids}
-                or (j.payload.get("event") or {}).get("intent_id") in intents
-            ]
-            await s.execute(delete(Job).where(Job.id.in_(mine)))
-            await s.execute(delete(Payout).where(Payout.store_id == store_id))
-            await s.execute(delete(WebhookEvent).where(WebhookEvent.intent_id.in_(intents)))
-            await s.execute(delete(Payment).where(Payment.intent_id.in_(intents)))
-            await s.execute(delete(SimulatedIntent).where(SimulatedIntent.id.in_(intents)))
-            await s.execute(delete(Store).where(Store.id == store_id))
-            await s.execute(delete(User).where(User.id == user_id))
-            await s.commit()
+                s.add(store)
+                await s.commit()
+            yield Committed(engine, store.id, actor_of(user), tag)
+        finally:
+            await engine.dispose()
 
 
 async def _fund(c: Committed, amount: int, *, released: bool = True) -> int:
@@ -321,3 +285,31 @@ async def test_a_webhook_delivered_twice_at_once_runs_the_callback_once(committe
     async with AsyncSession(c.engine) as s:
         status = await s.scalar(select(Payment.status).where(Payment.idempotency_key == f"{c.tag}:pay"))
     assert status == "succeeded"
+
+
+async def test_two_reversals_of_one_entry_at_once_make_one(committed_store: Committed) -> None:
+    c = committed_store
+    so_id = await _fund(c, 6_000)
+
+    async def release_entry(s: AsyncSession) -> int | None:
+        key = f"{c.tag}:so:{so_id}:released"
+        return await s.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
+
+    async def reverse(n: int) -> object:
+        try:
+            return await _in_own_transaction(
+                c.engine, lambda s: ledger_service.reverse(s, entry_id, key=f"{c.tag}:fix:{n}")
+            )
+        except SoukError as exc:
+            return exc
+
+    entry_id = await _in_own_transaction(c.engine, release_entry)
+    assert isinstance(entry_id, int)
+    results = await asyncio.gather(*(reverse(n) for n in range(6)))
+    made = [r for r in results if isinstance(r, LedgerEntry)]
+    refused = [r for r in results if isinstance(r, SoukError)]
+    assert len(made) == 1 and len(refused) == 5
+    assert {(e.status_code, e.code) for e in refused} == {(409, "entry_already_reversed")}
+    assert await _balance(c, accounts.payable(c.store_id)) == 0
+    assert await _balance(c, accounts.escrow(c.store_id, so_id)) == 6_000
+    assert await _audit_ok(c.engine) == []

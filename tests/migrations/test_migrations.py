@@ -21,6 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from fixtures.core import is_postgres
@@ -142,6 +143,78 @@ def test_downgrade_to_base_and_up_again(database_url: str) -> None:
 
     command.upgrade(cfg, "head")
     assert run_async(_on(database_url, _differences)) == []
+
+
+def _append_only_objects(conn: Connection) -> set[str]:
+    """The ledger's append-only triggers (and, on PostgreSQL, their function) in the database."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'ledger_%'")
+        )
+        return {str(n) for n in rows.scalars()}
+    triggers = conn.execute(
+        text(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relname LIKE 'ledger_%'"
+        )
+    ).scalars()
+    functions = conn.execute(
+        text("SELECT proname FROM pg_proc WHERE proname = 'ledger_append_only'")
+    ).scalars()
+    return {str(n) for n in triggers} | {f"function {n}" for n in functions}
+
+
+def _update_refused(conn: Connection) -> str:
+    """Insert an entry and try to change it: the database's refusal, or "" when it let it through. Rolled back."""
+    transaction = conn.begin()
+    try:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (idempotency_key, kind, memo, created_at) "
+                "VALUES ('mig-test', 'payment_captured', '', CURRENT_TIMESTAMP)"
+            )
+        )
+        with conn.begin_nested():
+            conn.execute(text("UPDATE ledger_entries SET memo = 'changed'"))
+    except DBAPIError as exc:
+        return str(exc)
+    finally:
+        transaction.rollback()
+    return ""
+
+
+def test_the_ledger_is_append_only_after_upgrade_and_not_after_downgrade(database_url: str) -> None:
+    cfg = _config(database_url)
+    script = ScriptDirectory.from_config(alembic_config())
+    (append_only,) = [r for r in script.walk_revisions() if r.path.endswith("_ledger_append_only.py")]
+    if is_postgres():
+        expected = {
+            "ledger_entries_append_only",
+            "ledger_entries_no_truncate",
+            "ledger_postings_append_only",
+            "ledger_postings_no_truncate",
+            "function ledger_append_only",
+        }
+    else:
+        expected = {
+            "ledger_entries_no_update",
+            "ledger_entries_no_delete",
+            "ledger_postings_no_update",
+            "ledger_postings_no_delete",
+        }
+    command.upgrade(cfg, "head")
+    assert run_async(_on(database_url, _append_only_objects)) == expected
+    assert "ledger_entries is append-only; UPDATE is not allowed" in run_async(
+        _on(database_url, _update_refused)
+    )
+
+    assert isinstance(append_only.down_revision, str)
+    command.downgrade(cfg, append_only.down_revision)
+    assert run_async(_on(database_url, _append_only_objects)) == set()
+    assert run_async(_on(database_url, _update_refused)) == ""
+
+    command.upgrade(cfg, "head")
+    assert run_async(_on(database_url, _append_only_objects)) == expected
 
 
 async def test_readyz_is_503_until_souk_migrate(tmp_path: Path, database_url: str) -> None:

@@ -45,6 +45,17 @@ class LedgerRepository:
         )
         return entry
 
+    async def reversal_of(self, entry_id: int) -> LedgerEntry | None:
+        """The entry of kind "reversal" that reverses entry ``entry_id``, if any."""
+        entry: LedgerEntry | None = await self.session.scalar(
+            select(LedgerEntry).where(
+                LedgerEntry.kind == "reversal",
+                LedgerEntry.reference_type == "ledger_entry",
+                LedgerEntry.reference_id == entry_id,
+            )
+        )
+        return entry
+
     async def postings_of(self, entry_id: int) -> list[LedgerPosting]:
         rows = await self.session.scalars(
             select(LedgerPosting).where(LedgerPosting.entry_id == entry_id).order_by(LedgerPosting.id)

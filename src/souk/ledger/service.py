@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
 from souk.authz import get_store_for
-from souk.errors import invalid_field
+from souk.errors import Conflict, NotFound, invalid_field
 from souk.kit.clock import utcnow
 from souk.kit.money import is_currency
 from souk.kit.pagination import clamp_limit, decode_cursor, encode_cursor
@@ -38,6 +39,8 @@ from souk.models import LedgerEntry, LedgerPosting, Store
 MAX_KEY = 200
 MAX_KIND = 40
 MAX_MEMO = 300
+REVERSAL = "reversal"
+REVERSED_ENTRY = "ledger_entry"  # a reversal's reference: ("ledger_entry", id of the entry it reverses)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,51 @@ class LedgerService:
         entry = await session.get(LedgerEntry, entry_id)
         assert entry is not None
         return entry
+
+    async def reverse(self, session: AsyncSession, entry_id: int, *, key: str, memo: str = "") -> LedgerEntry:
+        """Correct an entry the only way the append-only ledger allows: post its postings negated as a new entry
+        of kind "reversal" referencing it (``("ledger_entry", entry_id)``). Balances move back as ``post`` moves
+        them (an escrow released or refunded since cannot give its money again: ``AccountOverdrawn``, 409).
+
+        Idempotent by ``key``: the same key for the same entry returns the reversal already posted. Refused
+        with 409: reversing a reversal (``reversal_not_reversible``), reversing an entry reversed already under
+        another key (``entry_already_reversed``; a unique index holds it under concurrency too). An unknown
+        entry is 404 ``ledger_entry_not_found``."""
+        repo = LedgerRepository(session)
+        original = await session.get(LedgerEntry, entry_id)
+        if original is None:
+            raise NotFound(f"Ledger entry #{entry_id} does not exist.", code="ledger_entry_not_found")
+        if original.kind == REVERSAL:
+            raise Conflict(
+                f"Ledger entry #{entry_id} is a reversal; it cannot be reversed (post a new entry instead).",
+                code="reversal_not_reversible",
+            )
+        existing = await repo.entry_by_key(key) if isinstance(key, str) else None
+        if existing is not None:
+            if _reverses(existing, entry_id):
+                return existing
+            raise IdempotencyKeyReused(key)
+        earlier = await repo.reversal_of(entry_id)
+        if earlier is not None:
+            raise _already_reversed(entry_id, earlier)
+        lines = [Posting(p.account, -p.amount, p.currency) for p in await repo.postings_of(entry_id)]
+        try:
+            return await self.post(
+                session,
+                key=key,
+                kind=REVERSAL,
+                postings=lines,
+                reference=(REVERSED_ENTRY, entry_id),
+                memo=memo or f"Reversal of entry #{entry_id}",
+            )
+        except IntegrityError:
+            # a concurrent transaction reversed it first under another key (the unique index refused ours)
+            earlier = await repo.reversal_of(entry_id)
+            if earlier is None:  # pragma: no cover - some other constraint failed
+                raise
+            if earlier.idempotency_key == key:  # pragma: no cover - the same reversal, committed first
+                return earlier
+            raise _already_reversed(entry_id, earlier) from None
 
     async def _same_or_refuse(
         self, repo: LedgerRepository, entry: LedgerEntry, kind: str, wanted: list[tuple[str, str, int]]
@@ -318,6 +366,17 @@ class LedgerService:
                 for d in (first + timedelta(days=n) for n in range(days))
             ]
         return result
+
+
+def _reverses(entry: LedgerEntry, entry_id: int) -> bool:
+    return entry.kind == REVERSAL and (entry.reference_type, entry.reference_id) == (REVERSED_ENTRY, entry_id)
+
+
+def _already_reversed(entry_id: int, reversal: LedgerEntry) -> Conflict:
+    return Conflict(
+        f"Ledger entry #{entry_id} was reversed already by entry #{reversal.id}.",
+        code="entry_already_reversed",
+    )
 
 
 def _id_cursor(values: list[object] | None) -> int | None:

@@ -1,16 +1,19 @@
 """The double-entry ledger: entries, their postings, and cached balances of per-store accounts.
 
 Written only by ``souk.ledger.service.LedgerService.post`` (ARCHITECTURE rule 3). Sign convention and account
-names: see ``souk.ledger`` and docs/adr/0006-ledger.md.
+names: see ``souk.ledger`` and docs/adr/0006-ledger.md. Entries and postings are append-only: database triggers
+refuse to UPDATE or DELETE them (``souk.ledger.append_only``; attached here for ``create_all``, added to migrated
+databases by their migration).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import DDL, BigInteger, CheckConstraint, ForeignKey, Index, String, Table, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from souk.ledger import append_only
 from souk.models.base import Base, _now
 
 CACHED_ACCOUNT_KINDS = ("escrow", "payable")
@@ -33,6 +36,14 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_ledger_entries_reference", "reference_type", "reference_id"),
         Index("ix_ledger_entries_kind", "kind"),
+        # a reversal references the entry it reverses as ("ledger_entry", id): an entry is reversed once at most
+        Index(
+            "uq_ledger_entries_reversal_of",
+            "reference_id",
+            unique=True,
+            sqlite_where=text("kind = 'reversal'"),
+            postgresql_where=text("kind = 'reversal'"),
+        ),
     )
 
 
@@ -78,3 +89,22 @@ class AccountBalance(Base):
         # escrow never goes negative; payable may (claw-backs after release)
         CheckConstraint("kind <> 'escrow' OR balance >= 0", name="escrow_not_negative"),
     )
+
+
+def _append_only(table: Table) -> None:
+    """Attach the append-only triggers of ``table`` to ``create_all`` (and PostgreSQL's function to the first
+    table's creation, dropped with it)."""
+    name = table.name
+    if name == append_only.APPEND_ONLY_TABLES[0]:
+        event.listen(
+            table, "after_create", DDL(append_only.PG_CREATE_FUNCTION).execute_if(dialect="postgresql")
+        )
+        event.listen(table, "after_drop", DDL(append_only.PG_DROP_FUNCTION).execute_if(dialect="postgresql"))
+    for statement in append_only.SQLITE_CREATE[name]:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
+    for statement in append_only.PG_CREATE[name]:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+
+
+_append_only(LedgerEntry.__table__)  # type: ignore[arg-type]
+_append_only(LedgerPosting.__table__)  # type: ignore[arg-type]

@@ -10,15 +10,18 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from fixtures.factories import actor_of
+from fixtures.orders import card
 from souk.errors import Invalid, NotFound
 from souk.kit.clock import utcnow
-from souk.models import Contract, Membership, Notification, Offer, SellerOrder
+from souk.models import Contract, Membership, Notification, Offer, PaymentMilestone, SellerOrder
+from souk.payment.schemas import CardIn
 from souk.trade.sourcing.contract.errors import (
     AmendmentNeedsNewTerms,
     ContractConfirmed,
     ContractNotAllowed,
     ContractOutdated,
 )
+from souk.trade.sourcing.contract.orders import contract_orders
 from souk.trade.sourcing.contract.schemas import AmendmentCreate, ContractConfirm, ContractUpdate
 from souk.trade.sourcing.contract.service import contract_service
 
@@ -314,33 +317,30 @@ async def test_amendment_versions_and_supersedes(session, deal):
 
 
 @NEEDS_ORDERS
-async def test_amendment_of_price_refused_once_ordered(session, deal):
+async def test_amendment_of_price_refused_once_ordered(session, deal, run_worker):
     buyer, supplier, contract, address = await deal()
     contract = await confirm_both(session, buyer, supplier, contract, address)
-    from souk.trade.sourcing.contract.service import can_reprice
-
-    if can_reprice():
-        from souk.models import PaymentMilestone
-
-        await session.execute(
-            PaymentMilestone.__table__.update()
-            .where(
-                PaymentMilestone.seller_order_id == contract.seller_order_id,
-                PaymentMilestone.kind == "deposit",
-            )
-            .values(status="paid")
+    # the buyer pays the deposit (through the real payment flow: the audit after the test checks it); plain
+    # values first, since the payment flow commits and the worker expires the session's objects
+    buyer_actor, contract_id, ship_by = actor_of(buyer.user), contract.id, contract.ship_by
+    so = await session.get(SellerOrder, contract.seller_order_id)
+    deposit = await session.scalar(
+        select(PaymentMilestone).where(
+            PaymentMilestone.seller_order_id == contract.seller_order_id, PaymentMilestone.kind == "deposit"
         )
+    )
+    await contract_orders.pay(
+        session, buyer_actor, deposit.id, CardIn.model_validate(card()), order_id=so.order_id
+    )
+    await run_worker()
     with pytest.raises(AmendmentNeedsNewTerms) as err:
         await contract_service.amend(
-            session, actor_of(buyer.user), contract.id, AmendmentCreate(unit_price_amount=200)
+            session, buyer_actor, contract_id, AmendmentCreate(unit_price_amount=200)
         )
     assert err.value.code == "amendment_needs_new_terms" and "unit_price_amount" in err.value.fields
     # ship-by changes are still fine
     amendment = await contract_service.amend(
-        session,
-        actor_of(buyer.user),
-        contract.id,
-        AmendmentCreate(ship_by=contract.ship_by + timedelta(days=1)),
+        session, buyer_actor, contract_id, AmendmentCreate(ship_by=ship_by + timedelta(days=1))
     )
     assert amendment.version == 2
 
