@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,12 @@ from souk.errors import PayloadTooLarge, invalid_field
 IMAGE_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
 MAX_IMAGE_SIDE = 2000
 THUMB_SIDE = 400
+# what a plain image file carries: anything else (EXIF, XMP, comments, text chunks) is stripped from documents
+PLAIN_INFO = {
+    "dpi", "jfif", "jfif_version", "jfif_unit", "jfif_density", "progressive", "progression", "adobe",
+    "adobe_transform", "icc_profile", "gamma", "srgb", "transparency", "aspect", "chromaticity", "loop",
+    "background", "duration", "timestamp",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,10 @@ class MediaStorage:
     def decode_image(self, data: bytes, field: str = "image") -> Image.Image:
         self._check_size(data, field)
         try:
-            with Image.open(io.BytesIO(data)) as probe:
+            with warnings.catch_warnings():  # our own pixel limit below decides, before anything is decoded
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                probe = Image.open(io.BytesIO(data))
+            with probe:
                 fmt = probe.format
                 width, height = probe.size
                 if fmt not in IMAGE_FORMATS:
@@ -95,12 +105,13 @@ class MediaStorage:
                 probe.verify()
             image = Image.open(io.BytesIO(data))
             image.load()
+        except Image.DecompressionBombError as exc:  # declares far more pixels than Pillow's own limit
+            raise invalid_field(field, f"is too large (more than {self.max_pixels} pixels)") from exc
         except (
             UnidentifiedImageError,
             OSError,
             SyntaxError,
             ValueError,
-            Image.DecompressionBombError,
         ) as exc:
             raise invalid_field(field, "is not a valid image file") from exc
         return image
@@ -144,10 +155,37 @@ class MediaStorage:
             if fmt not in IMAGE_FORMATS:
                 raise invalid_field(field, "must be a PDF or an image")
             ctype, ext = IMAGE_FORMATS[fmt]
+            if not _is_plain(image, data):
+                data = _reencoded(image, fmt)
         path = self._new_path(subdir, ext)
         self._write(path, data, private=True)
-        safe_name = "".join(ch for ch in Path(filename or "document").name if ch.isprintable())[:200]
+        base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]  # the last part of a Windows path too
+        safe_name = "".join(ch for ch in base if ch.isprintable()).strip(" .")[:200]  # no "..", no CR/LF
         return StoredDocument(path, ctype, len(data), safe_name or f"document.{ext}")
+
+
+def _is_plain(image: Image.Image, data: bytes) -> bool:
+    """Whether an image file carries no metadata (EXIF, XMP, comments, text chunks) and nothing after its end
+    (such as HTML appended to a JPEG): such a file is stored as sent."""
+    if set(image.info) - PLAIN_INFO or image.getexif():
+        return False
+    if image.format == "JPEG":
+        return data.endswith(b"\xff\xd9")
+    if image.format == "PNG":
+        return data.endswith(b"IEND\xaeB`\x82")
+    return data[:4] == b"RIFF" and int.from_bytes(data[4:8], "little") + 8 == len(data)
+
+
+def _reencoded(image: Image.Image, fmt: str) -> bytes:
+    """The pixels of ``image`` (turned upright) in a new file of its format, without its metadata."""
+    image = ImageOps.exif_transpose(image)
+    if fmt == "JPEG" and image.mode not in ("RGB", "L", "CMYK"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    image.save(
+        out, fmt, **({"quality": 90} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {})
+    )
+    return out.getvalue()
 
 
 async def read_upload(upload: object, max_bytes: int, field: str) -> bytes:
