@@ -34,7 +34,17 @@ def test_readme_documents_every_setting_with_its_default() -> None:
 
 def test_docs_name_every_command() -> None:
     group = typer.main.get_group(app)
-    assert set(group.commands) == {"serve", "migrate", "demo", "admin", "search", "worker", "audit"}
+    assert set(group.commands) == {
+        "serve",
+        "migrate",
+        "demo",
+        "admin",
+        "search",
+        "worker",
+        "audit",
+        "backup",
+        "restore",
+    }
     for command in (
         "souk serve",
         "souk migrate",
@@ -43,9 +53,19 @@ def test_docs_name_every_command() -> None:
         "souk search reindex",
         "souk worker",
         "souk audit",
+        "souk backup",
+        "souk restore",
     ):
         assert command in README, command
-    for command in ("souk migrate", "souk admin create", "souk serve", "souk search reindex", "souk worker"):
+    for command in (
+        "souk migrate",
+        "souk admin create",
+        "souk serve",
+        "souk search reindex",
+        "souk worker",
+        "souk backup",
+        "souk restore",
+    ):
         assert command in OPERATOR_GUIDE, command
     assert "![The Souk home page](docs/screenshots/home.png)" in README
     assert "postgresql+asyncpg://user@host/db" in README

@@ -670,6 +670,9 @@ def audit(
     console.print(f"[green]All {len(report.results)} checks passed[/green] ({seconds:.1f} s).")
 
 
+# --- backup and restore -----------------------------------------------------------------------------
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"souk {__version__}")
@@ -683,3 +686,7 @@ def main(
     ] = False,
 ) -> None:
     """Souk: one marketplace engine for sourcing, market, mall and global (cross-border) trade."""
+
+
+# the backup and restore commands register themselves on ``app``
+from souk.cli import backup as _backup_commands  # noqa: E402, F401
