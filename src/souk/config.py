@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,21 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_failure_window_seconds: int = 900
+    # where the failed-login counts live when several processes serve the site: Redis when set, else the
+    # database (both are shared by every process)
+    redis_url: str | None = None
+    redis_key_prefix: str = "souk:"
+    # password reset links (sent by email) stop working after this many minutes
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # "forgot password" requests allowed per email and per IP address within an hour (429 beyond)
+    password_reset_max_per_hour: int = Field(default=5, ge=1)
+    password_reset_max_per_ip_hour: int = Field(default=20, ge=1)
+    # outgoing email: SMTP when set (smtp://user:password@host:587, smtps://... for TLS; STARTTLS is used when
+    # the server offers it), else every message is written as an .eml file under <data dir>/outbox
+    smtp_url: str | None = None
+    # the site's public address, used in links sent by email (never taken from the request's Host header)
+    base_url: str = "http://localhost:8000"
+    mail_from: str = "Souk <no-reply@localhost>"
     db_pool_size: int = 8
     debug_sql: bool = False
     # the background worker (jobs and timers, ``souk.worker``); ``souk serve`` runs it inside the web process
@@ -54,6 +69,19 @@ class Settings(BaseSettings):
     # carriers sign their tracking webhooks (POST /api/v1/webhooks/carriers) with this secret; by default one
     # derived from the secret key
     carrier_webhook_secret: str | None = None
+
+    @field_validator("redis_url", "smtp_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        schemes = {
+            "redis_url": ("redis://", "rediss://", "unix://"),
+            "smtp_url": ("smtp://", "smtps://"),
+        }[str(info.field_name)]
+        if not value.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)}")
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from http.cookies import SimpleCookie
 
 import httpx
@@ -37,3 +38,8 @@ def set_cookie(response: httpx.Response, name: str) -> SimpleCookie | None:
         if name in cookie:
             return cookie
     return None
+
+
+def soak(ci: int, soak: int) -> int:
+    """A bounded count for CI, a larger one with SOUK_SOAK=1."""
+    return soak if os.environ.get("SOUK_SOAK") == "1" else ci

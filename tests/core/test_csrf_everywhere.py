@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fixtures.core import TEST_SECRET, login_as
 from souk.auth.tokens import sign
+from souk.deps import SESSION_COOKIE
 from souk.models import Base
 from souk.web.render import CSRF_COOKIE, _valid_csrf
 
@@ -102,7 +103,7 @@ async def test_every_form_refuses_a_missing_or_foreign_token(
     await login_as(client, session, user)
     await session.commit()
     own = client.cookies.get(CSRF_COOKIE)
-    assert own and _valid_csrf(_FakeRequest(app), own)
+    assert own and _valid_csrf(_FakeRequest(app), own, client.cookies.get(SESSION_COOKIE))
     other = foreign_token()
     assert other != own and _valid_csrf(_FakeRequest(app), other)
 

@@ -226,3 +226,52 @@ async def test_every_page_without_ids_has_no_inline_script_handler_or_style(
             checked += 1
     # the logged-in pass renders the pages behind the login (anonymous gets redirects for those)
     assert checked >= len(paths)
+
+
+# --- error responses: 405, 422 and the 500 page (sent outside the middleware stack) --------------------
+
+
+async def test_headers_on_405_and_422(client: httpx.AsyncClient) -> None:
+    r = await client.delete("/login")
+    assert r.status_code == 405
+    assert_security_headers(r)
+    r = await client.put("/api/v1/me")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    assert_security_headers(r)
+    r = await client.post("/api/v1/auth/register", json={"email": "not-an-email"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid"
+    assert_security_headers(r)
+
+
+async def test_headers_on_the_500_page_and_the_500_json(settings: Any) -> None:
+    """An unexpected exception is answered by Starlette's outermost middleware, outside
+    SecurityHeadersMiddleware: the catch-all handler adds the headers itself."""
+    from souk.app import create_app
+
+    broken = create_app(settings)  # its own app: the shared one's route table stays as it is
+
+    @broken.get("/broken-page")
+    async def broken_page() -> None:
+        raise RuntimeError("boom")
+
+    @broken.get("/api/v1/broken")
+    async def broken_api() -> None:
+        raise RuntimeError("boom")
+
+    transport = httpx.ASGITransport(app=broken, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            r = await c.get("/broken-page")
+            assert r.status_code == 500 and "Something went wrong" in r.text
+            assert "boom" not in r.text
+            assert_security_headers(r)
+            r = await c.get("/api/v1/broken")
+            assert r.status_code == 500 and r.json()["error"] == "internal_error"
+            assert_security_headers(r)
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as c:
+            r = await c.get("/broken-page")
+            assert r.status_code == 500
+            assert r.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+            assert r.headers["content-security-policy"] == CSP
+    finally:
+        await broken.state.db.dispose()

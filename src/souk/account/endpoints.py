@@ -7,9 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from souk.account.errors import WrongPassword
+from souk.account.reset import password_reset_service
 from souk.account.schemas import (
     ErrorRead,
     PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     ProfileUpdate,
     TokenCreate,
     TokenCreated,
@@ -22,11 +25,12 @@ from souk.account.service import account_service
 from souk.config import Settings
 from souk.deps import ApiActor, DbSession, client_ip, get_settings_dep
 from souk.errors import SoukError, Unauthenticated
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import MAX_LIMIT, Page
 from souk.kit.schemas import IdPath
 from souk.models import ApiToken, User
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
@@ -38,7 +42,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found among your things",
         409: "Conflicts with existing data",
         422: "Invalid input; `fields` names each problem",
-        429: "Too many failed logins; wait and try again",
+        429: "Too many attempts; wait and try again",
     }
     return {status: {"model": ErrorRead, "description": descriptions[status]} for status in statuses}
 
@@ -85,6 +89,45 @@ async def token_login(
         await session.commit()  # keep the failure record that the rate limit counts
         raise Unauthenticated("Email or password is wrong.", code="invalid_credentials")
     return _created(response, *issued)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    response_class=Response,
+    tags=["auth"],
+    summary="Forgot password: email a reset link",
+    description=(
+        "Always 202, whether or not the email has an account; when it has one, a link to "
+        "`/account/reset/{token}` is emailed (it works once, for `SOUK_PASSWORD_RESET_MINUTES`). "
+        "Requests are limited per email and per IP address (429)."
+    ),
+    responses=_errors(422, 429),
+)
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    await password_reset_service.request_reset(session, body.email, client_ip(request), settings=settings)
+    return Response(status_code=202)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    response_class=Response,
+    tags=["auth"],
+    summary="Set a new password with the emailed token",
+    description=(
+        "Uses the token once. Ends every web session and revokes every API token of the account; "
+        "log in again with the new password."
+    ),
+    responses=_errors(422),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: DbSession, settings: AppSettings
+) -> Response:
+    await password_reset_service.reset_password(session, body.token, body.new_password, settings=settings)
+    return Response(status_code=204)
 
 
 # --- me ---------------------------------------------------------------------------------------------

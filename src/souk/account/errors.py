@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from souk.errors import Conflict, Invalid, NotFound, TooManyRequests
+from souk.errors import Conflict, Invalid, NotFound, SoukError, TooManyRequests
 
 
 class EmailTaken(Conflict):
@@ -21,3 +21,20 @@ class WrongPassword(Invalid):
 
 class TokenNotFound(NotFound):
     code = "token_not_found"
+
+
+class ResetRateLimited(TooManyRequests):
+    code = "password_reset_rate_limited"
+
+
+class ResetTokenInvalid(Invalid):
+    """The reset link is unknown, already used, superseded by a newer one, or expired (one answer for all)."""
+
+    code = "reset_token_invalid"
+
+
+class LimitStoreUnavailable(SoukError):
+    """The store of the login limits (Redis) cannot be reached: refuse rather than let logins go unlimited."""
+
+    status = 503
+    code = "login_unavailable"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from souk.models import ApiToken, LoginFailure, User, WebSession
+from souk.models import ApiToken, LoginFailure, PasswordResetRequest, PasswordResetToken, User, WebSession
+
+CountedEvent = type[LoginFailure] | type[PasswordResetRequest]
 
 
 class AccountRepository:
@@ -30,30 +32,64 @@ class AccountRepository:
         await self.session.flush()
         return user
 
-    # --- failed logins ------------------------------------------------------------------------------
+    # --- counted events: failed logins, password reset requests -------------------------------------
 
-    async def failures_for_email(self, email: str, since: datetime) -> int:
+    async def count_events(self, model: CountedEvent, column: str, value: str, since: datetime) -> int:
         count = await self.session.scalar(
             select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.email == email, LoginFailure.created_at >= since)
+            .select_from(model)
+            .where(getattr(model, column) == value, model.created_at >= since)
         )
         return int(count or 0)
 
-    async def failures_for_ip(self, ip: str, since: datetime) -> int:
-        count = await self.session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.ip == ip, LoginFailure.created_at >= since)
-        )
-        return int(count or 0)
-
-    async def add_failure(self, email: str, ip: str, at: datetime) -> None:
-        self.session.add(LoginFailure(email=email, ip=ip, created_at=at))
+    async def add_event(self, model: CountedEvent, email: str, ip: str, at: datetime) -> None:
+        self.session.add(model(email=email, ip=ip, created_at=at))
         await self.session.flush()
 
-    async def clear_failures(self, email: str) -> None:
-        await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    async def clear_events(self, model: CountedEvent, email: str) -> None:
+        await self.session.execute(delete(model).where(model.email == email))
+
+    # --- password reset tokens ----------------------------------------------------------------------
+
+    async def add_reset_token(self, token: PasswordResetToken) -> PasswordResetToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def delete_reset_tokens_of(self, user_id: int) -> None:
+        await self.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user_id))
+
+    async def live_reset_token(self, token_hash: str, now: datetime) -> PasswordResetToken | None:
+        token: PasswordResetToken | None = await self.session.scalar(
+            select(PasswordResetToken).where(
+                PasswordResetToken.token_hash == token_hash,
+                PasswordResetToken.used_at.is_(None),
+                PasswordResetToken.expires_at > now,
+            )
+        )
+        return token
+
+    async def use_reset_token(self, token_id: int, now: datetime) -> bool:
+        """Mark the token used if it still is usable (one winner when two requests race)."""
+        result = await self.session.execute(
+            update(PasswordResetToken)
+            .where(
+                PasswordResetToken.id == token_id,
+                PasswordResetToken.used_at.is_(None),
+                PasswordResetToken.expires_at > now,
+            )
+            .values(used_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+    async def revoke_tokens_of(self, user_id: int, now: datetime) -> None:
+        await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now),
+            execution_options={"synchronize_session": False},
+        )
 
     # --- web sessions -------------------------------------------------------------------------------
 

@@ -103,6 +103,15 @@ class PasswordChange(Schema):
     new_password: Password = Field(description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters")
 
 
+class PasswordResetRequest(Schema):
+    email: LoginEmail
+
+
+class PasswordResetConfirm(Schema):
+    token: str = Field(min_length=1, max_length=100, description="the token from the emailed link")
+    new_password: Password = Field(description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters")
+
+
 class TokenCreate(Schema):
     name: TokenName
     scopes: TokenScopes = Field(default="read write", description='"read" or "read write"')

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.account.errors import EmailTaken, LoginRateLimited, TokenNotFound, WrongPassword
+from souk.account.limits import LimitStore, limit_store
 from souk.account.repository import AccountRepository
 from souk.account.schemas import (
     EMAIL_MAX,
@@ -97,6 +98,7 @@ class AccountService:
         user.is_operator = True
         if password is not None:
             user.password_hash = await _hash(_checked_password(password))
+            await repo.delete_reset_tokens_of(user.id)
         await session.flush()
         return user
 
@@ -124,13 +126,12 @@ class AccountService:
 
     # --- login --------------------------------------------------------------------------------------
 
-    async def _check_rate_limit(
-        self, repo: AccountRepository, email: str, ip: str, settings: Settings
-    ) -> None:
+    async def _check_rate_limit(self, store: LimitStore, email: str, ip: str, settings: Settings) -> None:
         since = utcnow() - timedelta(seconds=settings.login_failure_window_seconds)
+        by_account, by_ip = await store.counts("login", email, ip, since)
         if (
-            await repo.failures_for_email(email, since) >= settings.login_max_failures_per_account
-            or await repo.failures_for_ip(ip, since) >= settings.login_max_failures_per_ip
+            by_account >= settings.login_max_failures_per_account
+            or by_ip >= settings.login_max_failures_per_ip
         ):
             minutes = max(1, -(-settings.login_failure_window_seconds // 60))
             raise LoginRateLimited(f"Too many failed login attempts. Wait {minutes} minutes and try again.")
@@ -142,9 +143,10 @@ class AccountService:
         commits it before answering). Raises ``login_rate_limited`` (429) before checking the password
         when this account or this IP failed too often within the window."""
         repo = AccountRepository(session)
+        store = limit_store(session, settings)
         email = email.strip().lower()[:EMAIL_MAX]
         ip = ip[:45]
-        await self._check_rate_limit(repo, email, ip, settings)
+        await self._check_rate_limit(store, email, ip, settings)
         user = await repo.user_by_email(email)
         if user is None:
             await asyncio.to_thread(dummy_verify, password)
@@ -152,9 +154,9 @@ class AccountService:
         else:
             ok = await _verify(user.password_hash, password) and user.is_active
         if user is None or not ok:
-            await repo.add_failure(email, ip, utcnow())
+            await store.add("login", email, ip, utcnow())
             return None
-        await repo.clear_failures(email)
+        await store.clear("login", email)
         if hasher().check_needs_rehash(user.password_hash):
             user.password_hash = await _hash(password)
         await session.flush()
@@ -245,9 +247,10 @@ class AccountService:
         payload = _validated(PasswordChange, {"current_password": current, "new_password": new})
         user = await self.me(session, actor)
         repo = AccountRepository(session)
-        await self._check_rate_limit(repo, user.email, actor.ip[:45], settings)
+        store = limit_store(session, settings)
+        await self._check_rate_limit(store, user.email, actor.ip[:45], settings)
         if not await _verify(user.password_hash, payload.current_password):
-            await repo.add_failure(user.email, actor.ip[:45], utcnow())
+            await store.add("login", user.email, actor.ip[:45], utcnow())
             raise WrongPassword(
                 "The current password is wrong.", fields={"current_password": "is not your current password"}
             )
@@ -255,6 +258,7 @@ class AccountService:
             raise invalid_field("new_password", "must differ from the current password")
         user.password_hash = await _hash(payload.new_password)
         await repo.delete_web_sessions_of(user.id, keep_id=keep_session_id)
+        await repo.delete_reset_tokens_of(user.id)  # a reset link sent earlier no longer works
         await session.flush()
         return user
 

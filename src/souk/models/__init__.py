@@ -10,6 +10,7 @@ from souk.models.idempotency import FormTokenUse, IdempotencyKey
 from souk.models.inventory import Stock, StockMovement
 from souk.models.job import Job
 from souk.models.ledger import AccountBalance, LedgerEntry, LedgerPosting
+from souk.models.mail import OutboundEmail, PasswordResetRequest, PasswordResetToken
 from souk.models.messaging import Conversation, Message, MessageAttachment
 from souk.models.notification import Notification
 from souk.models.ops import OpsDecision
@@ -63,6 +64,9 @@ __all__ = [
     "OrderLine",
     "Organization",
     "OrganizationDocument",
+    "OutboundEmail",
+    "PasswordResetRequest",
+    "PasswordResetToken",
     "Payment",
     "PaymentMilestone",
     "PaymentRefund",

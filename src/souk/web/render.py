@@ -1,7 +1,9 @@
 """Server-rendered pages: templates, CSRF, flash messages, form errors.
 
 Every form carries ``csrf_token``; ``checked_form`` refuses a POST whose token does not match the
-signed ``souk_csrf`` cookie (double submit, HMAC-signed so it cannot be forged from a sub-domain).
+``souk_csrf`` cookie (double submit) or whose HMAC signature does not cover this browser's session cookie: a
+token is bound to its session, so a token taken from another session (an attacker's own, planted through a
+sub-domain) is refused, and a new one is issued whenever the session changes (login, logout).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
-from souk.auth.tokens import constant_equal, sign
+from souk.auth.tokens import constant_equal, hash_secret, sign
+from souk.deps import SESSION_COOKIE
 from souk.errors import Forbidden, SoukError
 from souk.kit.clock import utcnow
 from souk.kit.countries import country_name
@@ -159,8 +162,26 @@ def _secret(request: Request) -> str:
     return key
 
 
+def _session_of(request: Request) -> str | None:
+    cookies = getattr(request, "cookies", None) or {}
+    value = cookies.get(SESSION_COOKIE)
+    return str(value) if value else None
+
+
+def _csrf_message(nonce: str, session_cookie: str | None) -> str:
+    """What a token signs: its nonce and the session it belongs to (the SHA-256 of the session cookie; nothing
+    for a visitor without one)."""
+    return "csrf:" + nonce + (":" + hash_secret(session_cookie) if session_cookie else "")
+
+
+def make_csrf_token(secret_key: str, session_cookie: str | None) -> str:
+    """A new CSRF token bound to ``session_cookie`` (``nonce.HMAC(secret, nonce + session)``)."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{sign(secret_key, _csrf_message(nonce, session_cookie))}"
+
+
 def csrf_token(request: Request) -> str:
-    """The token for this browser; a fresh one is set as a cookie by the CSRF middleware."""
+    """The token for this browser and session; a fresh one is set as a cookie by the web middleware."""
     token = getattr(request.state, "csrf_token", None)
     if token:
         return str(token)
@@ -168,16 +189,29 @@ def csrf_token(request: Request) -> str:
     if _valid_csrf(request, cookie):
         request.state.csrf_token = cookie
         return cookie
-    nonce = secrets.token_urlsafe(24)
-    token = f"{nonce}.{sign(_secret(request), 'csrf:' + nonce)}"
+    return rotate_csrf(request, _session_of(request))
+
+
+def rotate_csrf(request: Request, session_cookie: str | None) -> str:
+    """Issue a new token bound to ``session_cookie`` (the session this response starts: at login, logout,
+    registration, password reset); the web middleware sets it as the ``souk_csrf`` cookie."""
+    token = make_csrf_token(_secret(request), session_cookie)
     request.state.csrf_token = token
     request.state.csrf_new = True
     return token
 
 
-def _valid_csrf(request: Request, token: str) -> bool:
+_FROM_REQUEST = object()
+
+
+def _valid_csrf(request: Request, token: str, session_cookie: Any = _FROM_REQUEST) -> bool:
+    """Is ``token`` signed by us for this session (by default the session cookie of ``request``)?"""
+    if session_cookie is _FROM_REQUEST:
+        session_cookie = _session_of(request)
     nonce, _, signature = token.partition(".")
-    return bool(nonce and signature) and constant_equal(signature, sign(_secret(request), "csrf:" + nonce))
+    return bool(nonce and signature) and constant_equal(
+        signature, sign(_secret(request), _csrf_message(nonce, session_cookie))
+    )
 
 
 async def checked_form(request: Request) -> FormData:

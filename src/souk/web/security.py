@@ -12,6 +12,8 @@ A pure ASGI middleware (no body buffering, streaming untouched) that adds the br
   its SHA-256 hash (computed from the page itself, so still no ``'unsafe-inline'`` for scripts), inline styles
   (Swagger UI sets them from JavaScript). Without internet access the page stays blank, as it would anyway.
 - ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, ``Permissions-Policy``.
+- The 500 page is sent by Starlette's outermost middleware, outside this one: the app's catch-all error
+  handler adds the same headers with ``harden`` (404, 405 and every other error pass through this middleware).
 - ``Strict-Transport-Security`` only when the request came over https (``request.url.scheme``; behind a TLS
   proxy run uvicorn with ``--proxy-headers`` so the scheme is the client's).
 """
@@ -114,8 +116,18 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, buffer)
 
 
+def harden(headers: MutableHeaders, https: bool) -> None:
+    """Add the security headers to ``headers`` (a response's): for the responses Starlette sends from outside
+    every middleware, i.e. the 500 page of the app's catch-all error handler."""
+    _apply(headers, https)
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+
+
 def _apply(headers: MutableHeaders, https: bool) -> None:
     for name, value in SECURITY_HEADERS.items():
-        headers[name] = value
+        if name == "Referrer-Policy":
+            headers.setdefault(name, value)  # a page may be stricter (the password reset page: no-referrer)
+        else:
+            headers[name] = value
     if https:
         headers["Strict-Transport-Security"] = HSTS

@@ -1,17 +1,21 @@
-"""HTML pages of the account: register, log in and out, profile, password, API tokens."""
+"""HTML pages of the account: register, log in and out, forgotten password, profile, password, API tokens."""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from souk.account.errors import WrongPassword
+from souk.account.errors import ResetTokenInvalid, WrongPassword
+from souk.account.reset import RESET_PATH, password_reset_service
 from souk.account.schemas import (
     PASSWORD_MIN,
     LoginPayload,
+    PasswordResetRequest,
     ProfileUpdate,
     TokenCreate,
     TokenRead,
@@ -26,7 +30,7 @@ from souk.kit.countries import countries
 from souk.kit.schemas import IdPath
 from souk.web.buyer.cart import merge_guest_cart
 from souk.web.deps import PageActor, UserPage
-from souk.web.render import checked_form, flash, form_error, form_values, redirect, render
+from souk.web.render import checked_form, flash, form_error, form_values, redirect, render, rotate_csrf
 
 router = APIRouter()
 
@@ -51,6 +55,7 @@ def _raw(form: FormData, name: str) -> str:
 
 
 def _set_session_cookie(request: Request, response: Response, raw: str, settings: Settings) -> None:
+    rotate_csrf(request, raw)  # the CSRF token of the new session (the old one was bound to the old session)
     response.set_cookie(
         SESSION_COOKIE,
         raw,
@@ -154,6 +159,7 @@ async def logout(request: Request, actor: PageActor, session: DbSession) -> Resp
     if raw:
         await account_service.end_web_session(session, raw)
     flash(request, "You are logged out")
+    rotate_csrf(request, None)
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
@@ -285,3 +291,94 @@ async def revoke_token(request: Request, token_id: IdPath, actor: UserPage, sess
     token = await account_service.revoke_token(session, actor, token_id)
     flash(request, f"Token “{token.name}” revoked")
     return redirect("/account/tokens")
+
+
+# --- forgot password and reset ----------------------------------------------------------------------
+
+FORGOT = "account/forgot.html"
+RESET = "account/reset.html"
+RESET_SENT = (
+    "If an account exists for that email, we sent it a link to choose a new password. "
+    "The link works once, for {minutes} minutes."
+)
+
+
+class _RedactResetTokens(logging.Filter):
+    """Logs show ``/account/reset/…`` instead of the secret token of a reset link."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and RESET_PATH in a for a in record.args
+        ):
+            record.args = tuple(
+                _RESET_TOKEN.sub(RESET_PATH + "…", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+_RESET_TOKEN = re.compile(re.escape(RESET_PATH) + r"[^/?#\s\"]+")
+for _logger in (
+    "uvicorn.access",
+    "souk",
+):  # the access log, and the app's own "unhandled error on GET <path>"
+    logging.getLogger(_logger).addFilter(_RedactResetTokens())
+
+
+def _no_store(response: Response) -> Response:
+    # the reset page's URL carries the token: no cache keeps it, no Referer sends it anywhere
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/account/forgot")
+async def forgot_page(request: Request, actor: PageActor) -> Response:
+    return render(request, FORGOT, {"values": {"email": request.query_params.get("email", "")[:254]}})
+
+
+@router.post("/account/forgot")
+async def forgot(request: Request, actor: PageActor, session: DbSession, settings: AppSettings) -> Response:
+    form = await checked_form(request)
+    values = form_values(form)
+    try:
+        payload = PasswordResetRequest.model_validate(values)
+        await password_reset_service.request_reset(
+            session, payload.email, client_ip(request), settings=settings
+        )
+    except (ValidationError, SoukError) as error:
+        return await form_error(request, session, FORGOT, error, {"values": values})
+    flash(request, RESET_SENT.format(minutes=settings.password_reset_minutes))
+    return redirect("/login")
+
+
+@router.get("/account/reset/{token}")
+async def reset_page(request: Request, token: str, actor: PageActor, session: DbSession) -> Response:
+    usable = await password_reset_service.token_is_usable(session, token)
+    ctx = {"usable": usable, "token": token, "password_min": PASSWORD_MIN}
+    return _no_store(render(request, RESET, ctx, status=200 if usable else 410))
+
+
+@router.post("/account/reset/{token}")
+async def reset(
+    request: Request, token: str, actor: PageActor, session: DbSession, settings: AppSettings
+) -> Response:
+    form = await checked_form(request)
+    new, confirm = _raw(form, "new_password"), _raw(form, "confirm")
+    ctx = {"usable": True, "token": token, "password_min": PASSWORD_MIN}
+    try:
+        if new != confirm:
+            raise invalid_field("confirm", "does not match the new password")
+        await password_reset_service.reset_password(session, token, new, settings=settings)
+    except ResetTokenInvalid as error:
+        await session.rollback()
+        ctx["usable"] = False
+        return _no_store(render(request, RESET, {**ctx, "errors": {"_": error.message}}, status=410))
+    except SoukError as error:
+        return _no_store(await form_error(request, session, RESET, error, ctx))
+    flash(
+        request, "Your password is changed and you were logged out everywhere. Log in with the new password."
+    )
+    rotate_csrf(request, None)
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
