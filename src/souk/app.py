@@ -20,13 +20,15 @@ from souk import __version__
 from souk.config import Settings, get_settings
 from souk.db import Database
 from souk.errors import SoukError, Unauthenticated
+from souk.kit.idempotent_routes import enable_idempotency
 from souk.kit.schemas import pydantic_fields
 from souk.kit.uploads import MediaStorage
+from souk.mail.sender import mailer
 from souk.payment.service import payment_service
 from souk.payout.service import payout_service
 from souk.trade.policy import configure_policies
 from souk.web.render import apply_cookies, render
-from souk.web.security import SecurityHeadersMiddleware
+from souk.web.security import SecurityHeadersMiddleware, harden
 from souk.worker.embedded import start_worker
 
 log = logging.getLogger("souk")
@@ -168,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the payment and payout services (and their jobs, in embedded mode) use this app's settings
     payment_service.configure(settings)
     payout_service.configure(settings)
+    mailer.configure(settings)  # outgoing email: .eml files in the data dir, or SMTP (souk.mail)
     app.state.db = Database(settings)
     app.state.storage = MediaStorage(
         settings.uploads_dir, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
@@ -197,7 +200,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def souk_error(request: Request, exc: SoukError) -> Response:
         if isinstance(exc, Unauthenticated) and not _is_api(request):
             return _error_response(request, 401, exc.code, exc.message, exc.fields)
-        return _error_response(request, exc.status_code, exc.code, exc.message, exc.fields)
+        response = _error_response(request, exc.status_code, exc.code, exc.message, exc.fields)
+        response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After of a 409
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -219,7 +224,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(request, 500, "internal_error", "Something went wrong on our side.", {})
+        response = _error_response(request, 500, "internal_error", "Something went wrong on our side.", {})
+        harden(response.headers, request.url.scheme == "https")  # sent outside SecurityHeadersMiddleware
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -243,7 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for name in API_ROUTERS:
         module = importlib.import_module(name)
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(enable_idempotency(module.router), prefix="/api/v1")  # Idempotency-Key: ADR 0005
     for name in WEB_ROUTERS:
         module = importlib.import_module(name)
         app.include_router(module.router, include_in_schema=False)

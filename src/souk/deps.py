@@ -102,10 +102,19 @@ async def resolve_api_actor(request: Request, session: AsyncSession) -> Actor:
     return _actor_for(user, request, scopes=frozenset(token.scopes.split()), token_id=token.id)
 
 
-async def api_actor(request: Request, session: DbSession) -> Actor:
+async def request_api_actor(request: Request, session: AsyncSession) -> Actor:
+    """The API caller of this request, resolved once (the idempotency layer may ask before the route does)."""
+    actor = getattr(request.state, "api_actor", None)
+    if isinstance(actor, Actor):
+        return actor
     actor = await resolve_api_actor(request, session)
+    request.state.api_actor = actor
     request.state.actor = actor
     return actor
+
+
+async def api_actor(request: Request, session: DbSession) -> Actor:
+    return await request_api_actor(request, session)
 
 
 async def web_actor(request: Request, session: DbSession) -> Actor:

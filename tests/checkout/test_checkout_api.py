@@ -64,7 +64,7 @@ class TestCheckoutApi:
         other = await client.post(
             "/api/v1/checkouts", json=m.body(expected_total_amount=6480), headers=headers
         )
-        assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+        assert other.status_code == 422 and other.json()["error"] == "idempotency_error"
         assert await _count(session, Order) == 1
 
     async def test_key_is_required(self, client, session, market):

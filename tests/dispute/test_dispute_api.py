@@ -197,7 +197,7 @@ class TestDisputesWithImages:
         other = png_bytes(colour=(0, 0, 255))
         assert other != photo
         r = await client.post(url, headers={**buyer, "Idempotency-Key": "w3"}, data=fields, files=two(other))
-        assert r.status_code == 422 and r.json()["error"] == "idempotency_key_reused"
+        assert r.status_code == 422 and r.json()["error"] == "idempotency_error"
 
         # messages with photos, by the store
         base = f"/api/v1/disputes/{dispute['id']}/messages/with-images"

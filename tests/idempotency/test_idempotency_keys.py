@@ -1,5 +1,6 @@
 """Idempotency-Key on API routes: the same key and body answer the same without a second effect; another body is
-refused; a missing key is refused; keys are per user and kept at least a day; errors are not stored."""
+refused; a missing key is refused; keys are per user and kept at least a day; error answers are stored, request
+validation errors are not."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fixtures.idempotency_routes import NOTES, OPTIONAL, OTHER
 from souk.kit.clock import clock, utcnow
 from souk.kit.idempotency import (
     IdempotencyInProgress,
-    IdempotencyKeyReused,
+    IdempotencyKeyMismatch,
     IdempotentRequest,
     KeyClaim,
     StoredResponse,
@@ -90,7 +91,7 @@ class TestSameKey:
         other = await client.post(NOTES, json={"title": "Two"}, headers=sent)
 
         assert other.status_code == 422
-        assert other.json()["error"] == "idempotency_key_reused"
+        assert other.json()["error"] == "idempotency_error"
         assert other.json()["fields"] == {"Idempotency-Key": "was already used with another request"}
         assert await _notes(session, user_id) == ["One"]
 
@@ -101,7 +102,7 @@ class TestSameKey:
         sent = {**headers, "Idempotency-Key": "k-route"}
         assert (await client.post(NOTES, json={"title": "Here"}, headers=sent)).status_code == 201
         elsewhere = await client.post(OTHER, json={"title": "Here"}, headers=sent)
-        assert elsewhere.status_code == 422 and elsewhere.json()["error"] == "idempotency_key_reused"
+        assert elsewhere.status_code == 422 and elsewhere.json()["error"] == "idempotency_error"
         assert await _notes(session, user_id) == ["Here"]
 
     async def test_keys_belong_to_their_user(
@@ -168,18 +169,36 @@ class TestMissingOrBadKey:
 
 
 class TestErrorsAndExpiry:
-    async def test_a_failed_request_stores_nothing_and_may_be_retried(
+    async def test_an_error_answer_is_stored_and_replayed(
         self, client: httpx.AsyncClient, session: AsyncSession, caller: tuple[int, dict[str, str]]
     ) -> None:
         user_id, headers = caller
         sent = {**headers, "Idempotency-Key": "k-fail"}
         failed = await client.post(NOTES, json={"title": "fail"}, headers=sent)
         assert failed.status_code == 409 and failed.json()["error"] == "test_conflict"
-        assert await _keys(session, user_id) == 0
-        # the key was not used up: a corrected request with it runs
+        row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id))
+        assert row is not None and (row.status, row.response_status) == ("done", 409)
+        again = await client.post(NOTES, json={"title": "fail"}, headers=sent)
+        assert (again.status_code, again.content) == (409, failed.content)
+        assert again.headers["idempotent-replayed"] == "true"
+        # the key is used up: a corrected request needs a new key
         fixed = await client.post(NOTES, json={"title": "fixed"}, headers=sent)
-        assert fixed.status_code == 201
+        assert fixed.status_code == 422 and fixed.json()["error"] == "idempotency_error"
+        fresh = await client.post(
+            NOTES, json={"title": "fixed"}, headers={**headers, "Idempotency-Key": "k-new"}
+        )
+        assert fresh.status_code == 201
         assert await _notes(session, user_id) == ["fixed"]
+
+    async def test_a_validation_error_is_not_stored(
+        self, client: httpx.AsyncClient, session: AsyncSession, caller: tuple[int, dict[str, str]]
+    ) -> None:
+        user_id, headers = caller
+        sent = {**headers, "Idempotency-Key": "k-invalid"}
+        bad = await client.post(NOTES, json={"title": 5}, headers=sent)
+        assert bad.status_code == 422 and bad.json()["error"] == "invalid"
+        assert await _keys(session, user_id) == 0
+        assert (await client.post(NOTES, json={"title": "ok"}, headers=sent)).status_code == 201
 
     async def test_keys_are_kept_a_day_then_expire(
         self, client: httpx.AsyncClient, session: AsyncSession, caller: tuple[int, dict[str, str]], run_worker
@@ -239,9 +258,9 @@ class TestClaims:
         await session.commit()  # step 1 of the flow commits: the key is held
 
         with pytest.raises(IdempotencyInProgress) as held:
-            await claim_key(session, req)
+            await claim_key(session, req, wait=0.2)
         assert held.value.status_code == 409 and held.value.code == "idempotency_in_progress"
-        with pytest.raises(IdempotencyKeyReused):
+        with pytest.raises(IdempotencyKeyMismatch):
             await claim_key(session, self._request(user_id, b'{"cart": 2}'))
 
         stored = await complete_key(session, claim, 201, {"order": 5, "at": utcnow()})
@@ -260,8 +279,9 @@ class TestClaims:
         clock.advance(timedelta(minutes=5))
         taken = await claim_key(session, req)
         assert taken == KeyClaim(id=first.id, resumed=True)  # type: ignore[union-attr]
+        await session.commit()
         with pytest.raises(IdempotencyInProgress):
-            await claim_key(session, req)  # the new holder has it for another five minutes
+            await claim_key(session, req, wait=0.2)  # the new holder has it for another five minutes
 
     async def test_a_released_key_runs_again(self, session: AsyncSession, user_factory) -> None:
         user_id = (await user_factory()).id

@@ -104,7 +104,7 @@ class TestPayouts:
         other = await client.post(
             "/api/v1/payouts", json={**body, "amount": 5_000}, headers={**headers, "Idempotency-Key": "p-1"}
         )
-        assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
+        assert other.status_code == 422 and other.json()["error"] == "idempotency_error"
         assert await _payouts(session) == 1
 
         balance = await client.get(f"/api/v1/balance?store_id={store_id}", headers=headers)

@@ -10,8 +10,9 @@
    answer of the idempotency key is written here.
 
 The flows use the request's session and commit it between the steps; the request's dependency commits the last
-step. A failure in step 1 rolls everything back (the key or form token included, so a corrected retry runs); a
-failure after step 1 leaves a pending order the buyer can pay from its page (or that the unpaid timer closes),
+step. An error answer of step 1 (out of stock, price changed, ...) rolls the work back and is stored as the
+key's answer, replayed to a retry with the key (ADR 0005); a form token is rolled back with it, so a corrected
+form runs. A failure after step 1 leaves a pending order the buyer can pay from its page (or that the unpaid timer closes),
 and a retry with the same key or token finds it instead of making another.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
@@ -38,6 +38,9 @@ from souk.kit.idempotency import (
     consume_form_token,
     read_idempotent_request,
     record_form_result,
+    storable,
+    store_error,
+    ttl_of,
 )
 from souk.order.repository import OrderRepository
 from souk.order.schemas import OrderRead
@@ -107,13 +110,22 @@ class CheckoutFlow:
         req = await read_idempotent_request(actor, request, key, required=True)
         assert req is not None
         _check_card(payload.card)
-        claim = await claim_key(session, req, ttl=_ttl_of(request))
+        claim = await claim_key(session, req, ttl=ttl_of(request))  # waits for a request holding the key
         if isinstance(claim, StoredResponse):
             return _with_location(claim.to_response(), claim.body)
         token = f"api:{req.key}"
         order = await checkout_service.order_by_token(session, actor, token) if claim.resumed else None
         if order is None:
-            order = await checkout_service.place(session, actor, payload, token=token)
+            step = await session.begin_nested()
+            try:
+                order = await checkout_service.place(session, actor, payload, token=token)
+            except SoukError as error:
+                if not storable(error):
+                    raise
+                # nothing was placed: the error is the key's answer (a retry with the key gets it again)
+                await step.rollback()
+                return (await store_error(session, claim, error)).to_response()
+            await step.commit()
         order_id = order.id
         await session.commit()  # step 1 done: the key is held (in progress) with the order
         await self._charge(session, order_id, payload.card)
@@ -188,12 +200,6 @@ class CheckoutFlow:
             payment_status=payment.status if payment else None,
             failure_message=payment.failure_message if payment else None,
         )
-
-
-def _ttl_of(request: Request) -> timedelta:
-    settings = getattr(request.app.state, "settings", None)
-    hours = getattr(settings, "idempotency_key_hours", None)
-    return timedelta(hours=hours) if isinstance(hours, int) else timedelta(hours=24)
 
 
 def _with_location(response: JSONResponse, body: object) -> JSONResponse:

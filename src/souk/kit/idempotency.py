@@ -1,34 +1,32 @@
 """Idempotency: a retried request or a double-submitted form never does the work twice (ADR 0005).
 
-API routes that create orders or move money take an ``Idempotency-Key`` header:
+Every state-changing API request (POST, PUT, PATCH, DELETE under ``/api/v1``) of a user may carry an
+``Idempotency-Key`` header. Most routes get it from the generic layer (``souk.kit.idempotent_routes``, installed
+by ``create_app``) and need no code of their own. Routes that declare the header themselves manage their key:
 
 ```python
-from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
-
-@router.post("/checkouts", response_model=CheckoutRead, status_code=201)
-async def create_checkout(
-    request: Request, body: CheckoutCreate, actor: ApiActor, session: DbSession, key: IdempotencyKeyHeader
-) -> Response:
+@router.post("/payouts", status_code=201)
+async def create_payout(
+    request: Request, body: PayoutCreate, actor: ApiActor, session: DbSession, key: IdempotencyKeyHeader
+) -> JSONResponse:
     async def compute() -> tuple[int, Any]:
-        return 201, CheckoutRead.model_validate(await checkout_service.place(session, actor, body))
-    return await idempotent(session, actor, request, key, compute)
+        return 201, await payout_service.request(session, actor, body)
+    return await idempotent(session, actor, request, key, compute)  # the key is required (required=False: optional)
 ```
 
-- no key on a route that requires one: 422, field ``Idempotency-Key``;
+- no key on a route that requires one: 422 ``idempotency_key_required``, field ``Idempotency-Key``;
 - the same key with the same body (and method and path): the stored answer, same status and body, marked with
-  the header ``Idempotent-Replayed: true``, without running ``compute`` again;
-- the same key with another body or on another route: 422 ``idempotency_key_reused``;
-- two requests with the same key at the same moment: one runs; the other waits for it (PostgreSQL: on the unique
-  key) and gets the stored answer, or 409 ``idempotency_in_progress`` while a multi-transaction flow holds it.
-
-``idempotent`` keeps the key row in the request's own transaction: the key, the work and the stored answer commit
-together or not at all. An error (a ``SoukError`` raised by ``compute``) rolls everything back, the key included,
-so a retry after fixing the problem runs again. Only successful answers are stored.
+  the header ``Idempotent-Replayed: true``, without running ``compute`` again; a ``SoukError`` 4xx raised by
+  ``compute`` is an answer too (its work is rolled back to a savepoint, the error is stored and replayed);
+- the same key with another body or on another route: 422 ``idempotency_error``;
+- a key held by a request still running: waited for (``WAIT_SECONDS``) and its answer returned; still running
+  after that: 409 ``idempotency_in_progress`` with ``Retry-After``.
 
 A flow spanning several transactions (checkout around the payment call, rule 5) uses the parts directly:
 ``read_idempotent_request`` -> ``claim_key`` (commit: the key is held, ``in_progress``) -> ... ->
-``complete_key`` (stores the answer) or ``release_key`` (gives the key back after a failure). A claim whose flow
-died is taken over after ``hold`` by a retry, with ``KeyClaim.resumed`` set so the flow looks for its earlier work.
+``complete_key`` / ``store_error`` (stores the answer) or ``release_key`` (gives the key back after a failure). A
+claim whose flow died is taken over after ``hold`` by a retry, with ``KeyClaim.resumed`` set so the flow looks for
+its earlier work.
 
 Web forms use a one-time token instead (``issue_form_token`` / ``consume_form_token`` / ``record_form_result``).
 Keys and used tokens are deleted after they expire by the timer ``idempotency.expire`` (``souk.worker.tasks``).
@@ -36,26 +34,29 @@ Keys and used tokens are deleted after they expire by the timer ``idempotency.ex
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Header
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from souk.auth.actor import Actor
 from souk.auth.tokens import constant_equal, sign
 from souk.authz import require_user
-from souk.errors import Conflict, Invalid
+from souk.db import dialect_of
+from souk.errors import Conflict, Invalid, SoukError
 from souk.kit.clock import utcnow
 from souk.models.idempotency import FormTokenUse, IdempotencyKey
 
@@ -65,18 +66,25 @@ KEY_MAX_LENGTH = 255
 DEFAULT_TTL = timedelta(hours=24)
 # how long a multi-transaction flow holds a claimed key before a retry may take it over
 DEFAULT_HOLD = timedelta(minutes=5)
+# how long a request waits for another request holding its key to finish before answering 409
+WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.02
+POLL_MAX_SECONDS = 0.25
+HEADER_DESCRIPTION = (
+    "A unique value (e.g. a UUID) per operation, 1 to 255 visible ASCII characters. Retrying with the same key "
+    "and body returns the first answer (status and body, errors included) instead of doing the work again; the "
+    "same key with another request is refused (422 `idempotency_error`); a key still in use by a running request "
+    "is waited for a few seconds, then refused (409 `idempotency_in_progress`, with `Retry-After`). Keys belong "
+    "to the calling user and are kept at least 24 hours; without a user (no API token) the header is ignored."
+)
+# documented in the OpenAPI; checked by ``_check_key`` (so that the error names the header)
+HEADER_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
 
 
 def _idempotency_key_header(
     key: Annotated[
         str | None,
-        Header(
-            alias=HEADER,
-            description=(
-                "A unique value (e.g. a UUID) per operation. Retrying with the same key and body returns the "
-                "first answer instead of doing the work again; keys are kept at least 24 hours."
-            ),
-        ),
+        Header(alias=HEADER, description=HEADER_DESCRIPTION, json_schema_extra=HEADER_SCHEMA),
     ] = None,
 ) -> str | None:
     return key
@@ -90,12 +98,22 @@ class IdempotencyKeyRequired(Invalid):
     code = "idempotency_key_required"
 
 
-class IdempotencyKeyReused(Invalid):
-    code = "idempotency_key_reused"
+class IdempotencyKeyMismatch(Invalid):
+    """The key was used before with another method, path or body."""
+
+    code = "idempotency_error"
 
 
 class IdempotencyInProgress(Conflict):
     code = "idempotency_in_progress"
+    # read by the app's error handler
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            fields={HEADER: "is in use by a request still running"},
+        )
 
 
 class FormTokenInvalid(Invalid):
@@ -131,8 +149,16 @@ class StoredResponse:
     replayed: bool = False
 
     def to_response(self) -> JSONResponse:
+        """The answer as JSON; the first one and every replay are rendered the same way (byte for byte)."""
         headers = {REPLAYED_HEADER: "true"} if self.replayed else None
         return JSONResponse(self.body, status_code=self.status, headers=headers)
+
+    def render(self) -> Response:
+        """``to_response``, or an empty response for a stored 204."""
+        if self.status in (204, 304) and self.body is None:
+            headers = {REPLAYED_HEADER: "true"} if self.replayed else None
+            return Response(status_code=self.status, headers=headers)
+        return self.to_response()
 
 
 @dataclass(frozen=True)
@@ -151,12 +177,17 @@ def _check_key(key: str | None, required: bool) -> str | None:
                 fields={HEADER: "is required"},
             )
         return None
-    if len(key) > KEY_MAX_LENGTH or not all(33 <= ord(ch) <= 126 for ch in key):
+    check_key_format(key)
+    return key
+
+
+def check_key_format(key: str) -> None:
+    """422 naming the header unless ``key`` is 1 to 255 visible ASCII characters."""
+    if not key or len(key) > KEY_MAX_LENGTH or not all(33 <= ord(ch) <= 126 for ch in key):
         raise Invalid(
             f"The {HEADER} header must be 1 to {KEY_MAX_LENGTH} visible ASCII characters.",
             fields={HEADER: f"must be 1 to {KEY_MAX_LENGTH} visible ASCII characters"},
         )
-    return key
 
 
 async def read_idempotent_request(
@@ -174,8 +205,32 @@ async def read_idempotent_request(
         key=checked,
         method=request.method.upper(),
         path=request.url.path,
-        request_hash=request_hash or canonical_hash(await request.body()),
+        request_hash=request_hash or await request_hash_of(request),
     )
+
+
+async def request_hash_of(request: Request) -> str:
+    """The hash of a request's body: ``canonical_hash`` of JSON (or any other bytes); for a form, its fields and
+    each file's name and sha256 (a multipart boundary changes between retries)."""
+    content_type = request.headers.get("content-type", "")
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers:
+        # no body: do not wait on the connection for one (a second receive() only ends at disconnect)
+        return canonical_hash(b"")
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return canonical_hash(await request.body())
+    form = await request.form()  # parsed once, cached on the request
+    parts: list[list[str | None]] = []
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            parts.append([name, value])
+            continue
+        digest = hashlib.sha256()
+        while chunk := await value.read(65536):
+            digest.update(chunk)
+        await value.seek(0)
+        parts.append([name, value.filename, digest.hexdigest()])
+    encoded = json.dumps(sorted(parts, key=lambda p: json.dumps(p)), separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 async def _key_row(session: AsyncSession, user_id: int, key: str) -> IdempotencyKey | None:
@@ -188,7 +243,7 @@ async def _key_row(session: AsyncSession, user_id: int, key: str) -> Idempotency
 
 def _same_request(row: IdempotencyKey, req: IdempotentRequest) -> None:
     if row.method != req.method or row.path != req.path or row.request_hash != req.request_hash:
-        raise IdempotencyKeyReused(
+        raise IdempotencyKeyMismatch(
             f"This {HEADER} was already used for another request; use a new key for a new request.",
             fields={HEADER: "was already used with another request"},
         )
@@ -200,9 +255,37 @@ async def claim_key(
     *,
     ttl: timedelta = DEFAULT_TTL,
     hold: timedelta = DEFAULT_HOLD,
-    _again: bool = True,
+    wait: float | None = None,
 ) -> StoredResponse | KeyClaim:
-    """The stored answer of this key, or a claim on it (a new ``in_progress`` row in this transaction)."""
+    """The stored answer of this key, or a claim on it (a new ``in_progress`` row in this transaction).
+
+    A key held by a request still running is waited for (at most ``wait`` seconds, ``WAIT_SECONDS`` by default)
+    and its answer returned; still running after that: ``IdempotencyInProgress`` (409). While it waits for a
+    committed claim (a multi-transaction flow) the session's transaction is rolled back between two looks, so a
+    caller must claim before it does any work of its own."""
+    deadline = time.monotonic() + (WAIT_SECONDS if wait is None else wait)
+    delay = POLL_SECONDS
+    while True:
+        outcome = await _try_claim(session, req, ttl=ttl, hold=hold, deadline=deadline)
+        if outcome is _AGAIN:
+            continue  # another request committed the key first: read it
+        if outcome is not None:
+            return outcome  # type: ignore[return-value]
+        if time.monotonic() >= deadline:
+            raise IdempotencyInProgress()
+        # end this transaction (on SQLite: free the write lock) so that the holder can finish
+        await session.rollback()
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, POLL_MAX_SECONDS)  # many waiters must not crowd out the holder
+
+
+_AGAIN = object()
+
+
+async def _try_claim(
+    session: AsyncSession, req: IdempotentRequest, *, ttl: timedelta, hold: timedelta, deadline: float
+) -> StoredResponse | KeyClaim | object | None:
+    """The answer, a claim, ``_AGAIN`` (read again at once) or None (held by a running request)."""
     now = utcnow()
     row = await _key_row(session, req.user_id, req.key)
     if row is not None and row.expires_at <= now:
@@ -224,10 +307,7 @@ async def claim_key(
         )
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             return KeyClaim(id=row.id, resumed=True)
-        raise IdempotencyInProgress(
-            "A request with this Idempotency-Key is still being processed; retry in a moment.",
-            fields={HEADER: "is in use by a request still running"},
-        )
+        return None
     fresh = IdempotencyKey(
         user_id=req.user_id,
         key=req.key,
@@ -239,18 +319,54 @@ async def claim_key(
         created_at=now,
         expires_at=now + max(ttl, DEFAULT_TTL),
     )
+    postgres = dialect_of(session) == "postgresql"
+    previous: str | None = None
     try:
         async with session.begin_nested():
+            if postgres:
+                # the INSERT waits on the unique key while another transaction holds it: bound that wait
+                left = max(1, int((deadline - time.monotonic()) * 1000))
+                previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
+                await session.execute(
+                    text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{left}ms"}
+                )
             session.add(fresh)
+            await session.flush()
     except IntegrityError:
-        # another request with this key committed first (on PostgreSQL this insert waited for it)
-        if not _again:
-            raise IdempotencyInProgress(
-                "A request with this Idempotency-Key is still being processed; retry in a moment.",
-                fields={HEADER: "is in use by a request still running"},
-            ) from None
-        return await claim_key(session, req, ttl=ttl, hold=hold, _again=False)
+        return (
+            _AGAIN  # another request with this key committed first (on PostgreSQL this insert waited for it)
+        )
+    except DBAPIError as error:
+        if _sqlstate(error) == "55P03":  # lock_not_available: still held after the wait
+            raise IdempotencyInProgress() from None
+        raise
+    if postgres and previous is not None:
+        await session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": previous})
     return KeyClaim(id=fresh.id)
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    orig = error.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+def storable(error: SoukError) -> bool:
+    """Whether an error raised once the work began is stored with its key and replayed: a 4xx answer about the
+    work. Not stored: 401 and 429 (about the caller, not the work), the key's own errors, 5xx."""
+    return (
+        400 <= error.status_code < 500
+        and error.status_code not in (401, 429)
+        and not isinstance(error, (IdempotencyKeyRequired, IdempotencyKeyMismatch, IdempotencyInProgress))
+    )
+
+
+async def store_error(session: AsyncSession, claim: KeyClaim, error: SoukError) -> StoredResponse:
+    """Store an error as the answer of a claimed key (the caller rolled its work back to a savepoint)."""
+    return await complete_key(session, claim, error.status_code, error.to_dict())
 
 
 async def complete_key(session: AsyncSession, claim: KeyClaim, status: int, body: Any) -> StoredResponse:
@@ -278,7 +394,8 @@ async def release_key(session: AsyncSession, claim: KeyClaim) -> None:
     )
 
 
-def _ttl_of(request: Request) -> timedelta:
+def ttl_of(request: Request) -> timedelta:
+    """How long keys are kept: ``SOUK_IDEMPOTENCY_KEY_HOURS`` (24 by default, never less)."""
     settings = getattr(request.app.state, "settings", None)
     hours = getattr(settings, "idempotency_key_hours", None)
     return timedelta(hours=hours) if isinstance(hours, int) else DEFAULT_TTL
@@ -300,10 +417,20 @@ async def idempotent(
     if req is None:
         status, body = await compute()
         return JSONResponse(jsonable_encoder(body), status_code=status)
-    outcome = await claim_key(session, req, ttl=_ttl_of(request))
+    outcome = await claim_key(session, req, ttl=ttl_of(request))
     if isinstance(outcome, StoredResponse):
         return outcome.to_response()
-    status, body = await compute()
+    work = await session.begin_nested()
+    try:
+        status, body = await compute()
+    except SoukError as error:
+        # stored unless ``compute`` committed on its own (a flow past its first step: the claim stays held)
+        if not storable(error) or not work.is_active:
+            raise
+        await work.rollback()
+        return (await store_error(session, outcome, error)).to_response()
+    if work.is_active:
+        await work.commit()
     stored = await complete_key(session, outcome, status, body)
     return stored.to_response()
 

@@ -399,7 +399,10 @@ class TestAward:
         assert r_id
         r = await client.post(f"/api/v1/quotes/{w.quote_id}/offers/{offer_id}/accept", headers=w.s)
         assert r.status_code == 200
+        # the first key keeps its answer (the refusal); a new attempt takes a new key
         r = await client.post(f"/api/v1/quotes/{w.quote_id}/award", headers={**w.b, "Idempotency-Key": "a1"})
+        assert r.status_code == 409 and r.json()["error"] == "offer_not_agreed"
+        r = await client.post(f"/api/v1/quotes/{w.quote_id}/award", headers={**w.b, "Idempotency-Key": "a2"})
         assert r.status_code == 201, r.text
         contract = await session.get(Contract, r.json()["contract_id"])
         assert contract.unit_price_amount == 180 and contract.offer_id == offer_id
