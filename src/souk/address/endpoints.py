@@ -7,10 +7,11 @@ from fastapi import APIRouter, Response
 from souk.address.schemas import AddressCreate, AddressRead, AddressUpdate
 from souk.address.service import address_service
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 from souk.models import Address
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Addresses"
 
 

@@ -15,9 +15,10 @@ from souk.authz import require_user
 from souk.cart.schemas import CartItemCreate, CartItemUpdate, CartLineView, CartView
 from souk.cart.service import cart_service
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Cart"
 
 

@@ -32,7 +32,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field
 
 from souk.catalog.schemas import whole_number
-from souk.kit.schemas import MAX_ID, Schema
+from souk.kit.schemas import MAX_ID, Schema, StrictBool
 from souk.models.cart import MAX_LINE_QUANTITY
 
 _WHOLE = BeforeValidator(whole_number)
@@ -66,7 +66,7 @@ CURRENCY_NOTE = (
 class CartItemCreate(Schema):
     sku_id: SkuId
     quantity: CartQuantity = 1
-    sample: bool = Field(
+    sample: StrictBool = Field(
         False,
         description="add the SKU as a sample: 1 piece at the product's sample price, whatever its minimum "
         "order (sourcing products with a sample price only); a line of its own next to a bulk line",

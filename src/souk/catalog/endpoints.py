@@ -28,10 +28,11 @@ from souk.catalog.schemas import (
 )
 from souk.catalog.service import catalog_service
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 from souk.kit.uploads import read_upload
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 Limit = Annotated[int | None, Query(description="page size, 1 to 100 (default 20)")]

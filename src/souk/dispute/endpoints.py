@@ -39,11 +39,12 @@ from souk.dispute.schemas import (
 )
 from souk.dispute.service import dispute_service
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
 from souk.party.schemas import UploadIn
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Disputes"
 OPS_TAG = "Ops: disputes"
 MONEY_NOTE = (
@@ -192,7 +193,7 @@ async def list_disputes(
 
 
 @router.get(
-    "/disputes/{dispute_id}", tags=[TAG], summary="One dispute with its log", response_model=DisputeRead
+    "/disputes/{dispute_id:int}", tags=[TAG], summary="One dispute with its log", response_model=DisputeRead
 )
 async def get_dispute(dispute_id: IdPath, actor: ApiActor, session: DbSession) -> DisputeRead:
     return await dispute_service.get(session, actor, dispute_id)

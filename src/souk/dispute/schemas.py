@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictBool
 
 DisputeReason = Literal[
     "not_received",
@@ -26,13 +26,15 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, m
 
 
 class DisputeCreate(Schema):
-    seller_order_id: int = Field(gt=0)
+    seller_order_id: int = Field(gt=0, le=MAX_ID)
     reason: DisputeReason
     amount: int | None = Field(
         default=None, gt=0, description="the refund asked for; omitted: everything not refunded yet"
     )
     message: Text = ""
-    wants_return: bool = Field(default=False, description="send the item back; refunded when it arrives")
+    wants_return: StrictBool = Field(
+        default=False, description="send the item back; refunded when it arrives"
+    )
 
 
 class DisputeAccept(Schema):

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Request
 from souk.deps import DbSession
 from souk.fulfillment.schemas import CarrierWebhookAck
 from souk.fulfillment.service import carrier_secret, fulfillment_service
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.payment.webhooks import SIGNATURE_HEADER
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Webhooks"
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from souk.deps import ApiActor, DbSession
 from souk.inventory.schemas import StockAdjust, StockMovementPage, StockMovementRead, StockRead
 from souk.inventory.service import inventory_service
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.post(

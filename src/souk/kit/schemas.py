@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, field_validator
 
 
 def _strict_int(value: Any) -> Any:
@@ -15,12 +15,38 @@ def _strict_int(value: Any) -> Any:
     return value
 
 
+def _strict_bool(value: Any) -> Any:
+    # JSON booleans only: refuse numbers (0 and 1 are not booleans); strings are accepted only from HTML forms.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
 StrictInt = Annotated[int, BeforeValidator(_strict_int)]
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Str = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000 (the driver fails on it): refuse it in every input field
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters (U+0000)")
+        return value
 
 
 class ReadSchema(BaseModel):

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import MAX_ID
 from souk.ledger.schemas import BalanceRead, MovementPage, MovementRead, StoreBalancesRead
 from souk.ledger.service import ledger_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Balance"
 
 StoreQuery = Annotated[int, Query(ge=1, le=MAX_ID, description="the store's id")]

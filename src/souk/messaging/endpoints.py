@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
 from souk.messaging.schemas import (
@@ -28,7 +29,7 @@ from souk.messaging.schemas import (
 from souk.messaging.service import messaging_service
 from souk.models.messaging import MAX_BODY
 
-router = APIRouter(tags=["conversations"])
+router = APIRouter(tags=["conversations"], responses=ERROR_RESPONSES)
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 Limit = Annotated[int | None, Query(description="page size, 1 to 100 (default 20)")]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import IdPath
 from souk.ops.schemas import (
@@ -21,7 +22,7 @@ from souk.ops.service import ops_service
 from souk.party.schemas import OrganizationRead, OrganizationStatus
 from souk.store.schemas import StoreRead, StoreStatus, TradeModel
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Ops"
 Limit = Annotated[int | None, Query(ge=1, le=100)]
 

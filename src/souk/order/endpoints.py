@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from souk.checkout.flows import checkout_flow
 from souk.deps import ApiActor, DbSession
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import IdPath
 from souk.order import tasks  # noqa: F401  (registers the order timers)
@@ -23,7 +24,7 @@ from souk.order.schemas import (
 )
 from souk.order.service import order_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Orders"
 STORE_TAG = "Store orders"
 Limit = Annotated[int | None, Query(ge=1, le=100)]

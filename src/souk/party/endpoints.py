@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import IdPath, StrictInt
 from souk.kit.uploads import read_upload
@@ -26,7 +27,7 @@ from souk.party.schemas import (
 )
 from souk.party.service import party_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Organizations"
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from souk.deps import DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.payment import tasks  # noqa: F401  (registers the payment jobs)
 from souk.payment.schemas import WebhookAck
 from souk.payment.service import payment_service
 from souk.payment.webhooks import SIGNATURE_HEADER
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Webhooks"
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from souk.deps import ApiActor, DbSession
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.models import Payout
@@ -15,7 +16,7 @@ from souk.payout import tasks  # noqa: F401  (registers the payout jobs)
 from souk.payout.schemas import PayoutCreate, PayoutRead
 from souk.payout.service import payout_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Balance"
 
 
@@ -26,7 +27,7 @@ TAG = "Balance"
     description=(
         "Needs an `Idempotency-Key` header: the same key and body return the first answer (with "
         "`Idempotent-Replayed: true`) and make no second payout; the same key with another body is refused "
-        "with 422 `idempotency_key_reused`. The amount must be at least the store's minimum payout (its trade "
+        "with 422 `idempotency_error`. The amount must be at least the store's minimum payout (its trade "
         "policy) and at most the available balance."
     ),
     status_code=201,
@@ -34,7 +35,7 @@ TAG = "Balance"
     responses={
         422: {
             "description": "payout_below_minimum, payout_above_available, idempotency_key_required, "
-            "idempotency_key_reused"
+            "idempotency_error"
         }
     },
 )

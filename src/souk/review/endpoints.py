@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
-from souk.kit.schemas import IdPath
+from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
 from souk.review.schemas import ReplyCreate, Reputation, ReviewCreate, ReviewRead
 from souk.review.service import review_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Reviews"
 
 
@@ -50,8 +51,8 @@ async def add_review_photos(
 @router.get("/reviews", tags=[TAG], summary="Reviews, newest first", response_model=Page[ReviewRead])
 async def list_reviews(
     session: DbSession,
-    product_id: Annotated[int | None, Query(ge=1)] = None,
-    store_id: Annotated[int | None, Query(ge=1)] = None,
+    product_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    store_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     cursor: str | None = None,
     limit: Annotated[int | None, Query()] = None,

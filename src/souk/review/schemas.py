@@ -7,14 +7,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from souk.kit.schemas import ReadSchema, Schema, Str, StrictInt
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, Str, StrictInt
 
 TEXT_MAX = 2000
 Rating = Annotated[StrictInt, Field(ge=1, le=5)]
 
 
 class ReviewCreate(Schema):
-    order_line_id: StrictInt
+    order_line_id: StrictInt = Field(gt=0, le=MAX_ID)
     rating: Rating
     text: Annotated[Str, Field(max_length=TEXT_MAX)] = ""
     # the store ratings, given once per seller order (with its first review)

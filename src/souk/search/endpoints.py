@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from souk.search.schemas import MAX_ID, MAX_PRICE, SearchFilters, SearchResult, SortName, TradeModelName
 from souk.search.service import search_service
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 
 
 @router.get(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from souk.kit.schemas import ReadSchema, Schema
 
@@ -43,6 +43,15 @@ class SearchFilters(Schema):
     max_price: int | None = None
     currency: str | None = None
     sort: SortName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nul_characters(cls, data: Any) -> Any:
+        # built from raw query strings by the routes: a NUL (which PostgreSQL text cannot hold) is dropped, not
+        # refused, so a search never fails on it
+        if isinstance(data, dict):
+            return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
+        return data
 
     @property
     def has_price(self) -> bool:

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from souk.deps import ApiActor, DbSession
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 from souk.models import ShippingMethod
 from souk.shipping.schemas import ShippingMethodCreate, ShippingMethodRead, ShippingMethodUpdate
 from souk.shipping.service import shipping_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Shipping methods"
 
 

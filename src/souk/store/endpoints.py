@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import IdPath
 from souk.kit.uploads import read_upload
@@ -15,7 +16,7 @@ from souk.party.schemas import UploadIn
 from souk.store.schemas import StoreCreate, StoreRead, StoreUpdate, TradeModel
 from souk.store.service import store_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Stores"
 
 
@@ -64,7 +65,7 @@ async def list_my_stores(
 
 
 @router.get(
-    "/stores/{store_id}",
+    "/stores/{store_id:int}",  # :int: PATCH /stores/mine is a 405, not a bad store id
     tags=[TAG],
     summary="A store (open stores for everyone; others only for their people)",
     response_model=StoreRead,
@@ -74,7 +75,7 @@ async def get_store(store_id: IdPath, actor: ApiActor, session: DbSession) -> St
 
 
 @router.patch(
-    "/stores/{store_id}",
+    "/stores/{store_id:int}",  # :int: PATCH /stores/mine is a 405, not a bad store id
     tags=[TAG],
     summary="Edit a store's settings (the currency is fixed once it has products)",
     response_model=StoreRead,

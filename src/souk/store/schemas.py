@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, computed_field
 
-from souk.kit.schemas import ReadSchema, Schema, StrictInt
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
 from souk.party.schemas import CountryCode, CurrencyCode
 
 TradeModel = Literal["sourcing", "market", "mall", "crossborder"]
@@ -25,7 +25,10 @@ class StoreCreate(Schema):
     currency: CurrencyCode
     trade_model: TradeModel = "market"
     organization_id: StrictInt | None = Field(
-        default=None, description="Open the store for this organisation (required for all but market)"
+        default=None,
+        gt=0,
+        le=MAX_ID,
+        description="Open the store for this organisation (required for all but market)",
     )
     brand_name: BrandName | None = Field(default=None, description="Mall stores: the brand they sell")
 

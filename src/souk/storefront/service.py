@@ -368,7 +368,8 @@ class StorefrontService:
     ) -> StorePage:
         """A store's page with its visible products (matching ``q`` when given) and its reviews
         (``reviews_rating`` stars when given, page ``reviews_page``)."""
-        row = await repository.store_by_slug(session, slug)
+        # PostgreSQL text cannot hold a NUL: no store has one in its slug
+        row = None if "\x00" in slug else await repository.store_by_slug(session, slug)
         if row is None:
             raise NotFound("No such store.", code="store_not_found")
         store: Store = row[0]

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from souk.deps import ApiActor, DbSession
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.trade.sourcing.contract.schemas import (
     AmendmentCreate,
@@ -25,7 +26,7 @@ from souk.trade.sourcing.contract.schemas import (
 )
 from souk.trade.sourcing.contract.service import contract_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Sourcing: contracts"
 
 

@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 
 from souk.deps import ApiActor, DbSession
 from souk.kit.idempotency import IdempotencyKeyHeader
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 from souk.order.schemas import MilestoneRead, OrderPayment, SellerOrderRead, StoreOrderRead
 from souk.trade.sourcing.contract.orders import contract_orders
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Contract orders"
 
 

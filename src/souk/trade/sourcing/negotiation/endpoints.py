@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from souk.deps import ApiActor, DbSession
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.schemas import IdPath
 from souk.trade.sourcing.negotiation.schemas import (
     AwardRead,
@@ -22,7 +23,7 @@ from souk.trade.sourcing.negotiation.schemas import (
 )
 from souk.trade.sourcing.negotiation.service import negotiation_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Sourcing: negotiation"
 SideQuery = Literal["buyer", "supplier"] | None
 SIDE_HELP = "the side you act on, needed only when you are on both sides"

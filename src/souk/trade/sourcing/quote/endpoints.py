@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
@@ -24,7 +25,7 @@ from souk.trade.sourcing.quote.schemas import (
 from souk.trade.sourcing.quote.service import quote_read, quote_service
 from souk.trade.sourcing.rfq.endpoints import AttachmentIndex, attachment_response
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "Quotes"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from souk.kit.schemas import ReadSchema, Schema, StrictInt
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
 from souk.trade.sourcing.rfq.schemas import AttachmentRead, Incoterm
 
 BalanceDue = Literal["before_shipment", "on_documents"]
@@ -22,7 +22,7 @@ Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
 class QuoteCreate(Schema):
-    store_id: StrictInt = Field(gt=0, description="your sourcing store that quotes")
+    store_id: StrictInt = Field(gt=0, le=MAX_ID, description="your sourcing store that quotes")
     unit_price_amount: StrictInt = Field(gt=0, le=10**15)
     tiers: list[tuple[StrictInt, StrictInt]] = Field(
         default_factory=list,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from souk.deps import ApiActor, DbSession, Storage
+from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
 from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
@@ -16,7 +17,7 @@ from souk.party.schemas import UploadIn
 from souk.trade.sourcing.rfq.schemas import MAX_ATTACHMENTS, RfqCreate, RfqRead, RfqStatus
 from souk.trade.sourcing.rfq.service import rfq_service
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 TAG = "RFQs"
 AttachmentIndex = Annotated[int, Path(ge=0, le=MAX_ATTACHMENTS)]
 

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from souk.kit.countries import is_country
 from souk.kit.money import is_currency
-from souk.kit.schemas import ReadSchema, Schema, StrictInt
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
 
 Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP"]
 Visibility = Literal["public", "invited"]
@@ -30,10 +30,10 @@ def _upper(value: object) -> object:
 
 class RfqCreate(Schema):
     organization_id: StrictInt | None = Field(
-        default=None, gt=0, description="the buyer organisation (default: your first one)"
+        default=None, gt=0, le=MAX_ID, description="the buyer organisation (default: your first one)"
     )
     title: Title = Field(description="the product wanted")
-    category_id: StrictInt | None = Field(default=None, gt=0)
+    category_id: StrictInt | None = Field(default=None, gt=0, le=MAX_ID)
     requirements: Requirements
     quantity: StrictInt = Field(gt=0, le=10**12)
     unit: Unit = "pieces"
