@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
-from souk.authz import get_store_for, require_operator, store_ids
+from souk.authz import get_store_for, require_operator, require_user, store_ids
 from souk.dispute.errors import DisputeDocumentNotFound, DisputeNotFound
 from souk.dispute.repository import DisputeRepository
 from souk.dispute.schemas import DisputeDocumentRead, DisputeEventRead, DisputeRead
@@ -72,10 +72,9 @@ class DisputeQueries:
         return result
 
     async def for_buyer(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
-        """A dispute the actor opened (else 404)."""
-        if actor.user_id is None:
-            raise DisputeNotFound()
-        dispute = await DisputeRepository(session).dispute_of_buyer(dispute_id, actor.user_id)
+        """A dispute the actor opened (else 404; 401 without a user)."""
+        user_id = require_user(actor)
+        dispute = await DisputeRepository(session).dispute_of_buyer(dispute_id, user_id)
         if dispute is None:
             raise DisputeNotFound()
         return dispute
@@ -84,7 +83,8 @@ class DisputeQueries:
         self, session: AsyncSession, actor: Actor, dispute_id: int, permission: str
     ) -> Dispute:
         """A dispute about one of the actor's stores (else 404) on which the actor holds ``permission`` (else
-        403)."""
+        403; 401 without a user)."""
+        require_user(actor)
         dispute = await DisputeRepository(session).dispute_of_stores(
             dispute_id, store_ids(actor, "store:read")
         )
@@ -97,15 +97,14 @@ class DisputeQueries:
         return dispute
 
     async def _visible(self, session: AsyncSession, actor: Actor, dispute_id: int) -> Dispute:
-        """A dispute for its buyer, the store's people or an operator (else 404)."""
+        """A dispute for its buyer, the store's people or an operator (else 404; 401 without a user)."""
+        user_id = require_user(actor)
         repo = DisputeRepository(session)
         if actor.is_operator:
             dispute = await repo.dispute(dispute_id)
-        elif actor.user_id is None:
-            dispute = None
         else:
             dispute = await repo.dispute_of_buyer_or_stores(
-                dispute_id, actor.user_id, store_ids(actor, "store:read")
+                dispute_id, user_id, store_ids(actor, "store:read")
             )
         if dispute is None:
             raise DisputeNotFound()
@@ -160,9 +159,7 @@ class DisputeQueries:
         return await self.read(session, await self._visible(session, actor, dispute_id))
 
     async def list_for_buyer(self, session: AsyncSession, actor: Actor) -> list[DisputeRead]:
-        if actor.user_id is None:
-            return []
-        rows = await DisputeRepository(session).of_buyer(actor.user_id, LIST_LIMIT)
+        rows = await DisputeRepository(session).of_buyer(require_user(actor), LIST_LIMIT)
         return [await self.read(session, d, events=False) for d in rows]
 
     async def list_for_store(self, session: AsyncSession, actor: Actor, store_id: int) -> list[DisputeRead]:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
-from souk.authz import ROLE_PERMISSIONS, get_store_for, store_ids, store_role
+from souk.authz import ROLE_PERMISSIONS, get_store_for, require_user, store_ids, store_role
 from souk.config import Settings, get_settings
 from souk.db import dialect_of
 from souk.errors import invalid_field
@@ -186,7 +186,8 @@ class PayoutService:
     # --- reading ------------------------------------------------------------------------------------------
 
     async def get(self, session: AsyncSession, actor: Actor, payout_id: int) -> Payout:
-        """A payout of one of the actor's stores (else 404)."""
+        """A payout of one of the actor's stores (else 404; 401 without a user)."""
+        require_user(actor)
         payout: Payout | None = await session.scalar(
             select(Payout).where(Payout.id == payout_id, Payout.store_id.in_(store_ids(actor, "store:read")))
         )

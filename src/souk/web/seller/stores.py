@@ -20,6 +20,7 @@ from souk.kit.schemas import IdPath
 from souk.kit.uploads import MediaStorage, read_upload
 from souk.party.endpoints import document_response
 from souk.party.schemas import (
+    DocumentRead,
     InvitationCreate,
     OrganizationCreate,
     OrganizationRead,
@@ -323,7 +324,11 @@ async def _organization_context(
         "my_user_id": actor.user_id,
         "can_manage": "org:manage" in permissions,
         "can_manage_members": "org:members" in permissions,
-        "documents": await party_service.list_documents(session, actor, organization_id),
+        # plain values: a form error rolls the session back (expiring its rows) before the page is rendered
+        "documents": [
+            DocumentRead.model_validate(d)
+            for d in await party_service.list_documents(session, actor, organization_id)
+        ],
         "members": await party_service.list_members(session, actor, organization_id),
         "invitations": [i for i in invitations if i.status == "pending"],
         "stores": await store_service.organization_store_views(session, actor, organization_id),
