@@ -10,5 +10,6 @@ from fixtures.listings import *  # noqa: F403
 from fixtures.orders import *  # noqa: F403
 from fixtures.parallel import *  # noqa: F403
 from fixtures.party import *  # noqa: F403
+from fixtures.servers import *  # noqa: F403
 from fixtures.sourcing import *  # noqa: F403
 from fixtures.worker import *  # noqa: F403

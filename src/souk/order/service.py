@@ -147,7 +147,7 @@ class OrderService(OrderPaying):
             if fresh is not None and fresh.status == "cancelled":
                 return False
             raise TransitionNotAllowed("cancelled", fresh.status if fresh else so.status)
-        await self._refund_from_escrow(session, order, so, "cancel")
+        refunded = await self._refund_from_escrow(session, order, so, "cancel")
         for line in stocked(await repo.lines_of([so.id])):
             on_hand = await repo.restock(line.sku_id, line.quantity)
             if on_hand is not None:
@@ -160,22 +160,27 @@ class OrderService(OrderPaying):
             actor_id=actor_id,
             actor_role="buyer",
             at=now,
-            data={"reason": reason, "refund_amount": so.total_amount},
+            data={"reason": reason, "refund_amount": refunded},
         )
         await self._notify_store(
             session,
             so,
             "order.cancelled",
             f"Order {so.number} cancelled by the buyer",
-            body=f"{amount_text(so.total_amount, so.currency)} was refunded from escrow; the units are back in stock.",
+            body=f"{amount_text(refunded, so.currency)} was refunded from escrow; the units are back in stock.",
         )
         await session.flush()
         return True
 
     async def _refund_from_escrow(
         self, session: AsyncSession, order: Order, so: SellerOrder, why: str
-    ) -> None:
-        amount = Money(so.total_amount, so.currency)
+    ) -> int:
+        """Refund what the seller order's escrow still holds (its total, less what a partial refund of a dispute
+        paid back already); returns that amount."""
+        held = await ledger_service.balance(session, accounts.escrow(so.store_id, so.id), so.currency)
+        if held <= 0:
+            return 0
+        amount = Money(held, so.currency)
         await ledger_service.post(
             session,
             key=f"so:{so.id}:refund:{why}",
@@ -185,7 +190,8 @@ class OrderService(OrderPaying):
             memo=f"Order {so.number} {why}: refund",
         )
         if order.payment_id is not None:
-            await payment_service.refund(session, order.payment_id, so.total_amount, f"so:{so.id}:{why}")
+            await payment_service.refund(session, order.payment_id, held, f"so:{so.id}:{why}")
+        return held
 
     # --- shipping ---------------------------------------------------------------------------------------------
 

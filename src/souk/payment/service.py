@@ -142,26 +142,28 @@ class PaymentService:
         if existing is not None:
             return self._same_payment(existing, amount, order_id)
         provider = self.provider
-        intent = await provider.create_intent(
-            session,
-            amount=amount.amount,
-            currency=amount.currency,
-            reference=reference,
-            idempotency_key=f"payment:{idempotency_key}",
-        )
-        payment = Payment(
-            provider=provider.name,
-            intent_id=intent.id,
-            idempotency_key=idempotency_key,
-            amount=amount.amount,
-            currency=amount.currency,
-            status="requires_payment",
-            reference=reference[:200],
-            order_id=order_id,
-            user_id=user_id,
-        )
         try:
+            # the provider's intent (the simulated provider writes a row keyed by the same key) and the payment
+            # in one savepoint: of two creates with one key at the same moment, the second fails as a whole
             async with session.begin_nested():
+                intent = await provider.create_intent(
+                    session,
+                    amount=amount.amount,
+                    currency=amount.currency,
+                    reference=reference,
+                    idempotency_key=f"payment:{idempotency_key}",
+                )
+                payment = Payment(
+                    provider=provider.name,
+                    intent_id=intent.id,
+                    idempotency_key=idempotency_key,
+                    amount=amount.amount,
+                    currency=amount.currency,
+                    status="requires_payment",
+                    reference=reference[:200],
+                    order_id=order_id,
+                    user_id=user_id,
+                )
                 session.add(payment)
         except IntegrityError:
             # a concurrent request with the same key committed first
