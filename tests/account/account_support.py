@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from http.cookies import SimpleCookie
 
 import httpx
@@ -38,8 +37,3 @@ def set_cookie(response: httpx.Response, name: str) -> SimpleCookie | None:
         if name in cookie:
             return cookie
     return None
-
-
-def soak(ci: int, soak: int) -> int:
-    """A bounded count for CI, a larger one with SOUK_SOAK=1."""
-    return soak if os.environ.get("SOUK_SOAK") == "1" else ci

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from account_support import soak
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fixtures.servers import soak
 from souk.account.errors import LimitStoreUnavailable, LoginRateLimited
 from souk.account.limits import DatabaseLimitStore, LimitStore, RedisLimitStore, close_redis_clients
 from souk.account.service import account_service

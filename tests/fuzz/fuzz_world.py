@@ -11,13 +11,13 @@ token the whole run authenticates with.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fixtures.parallel import Trader, approved_organization, new_user, open_rfq, race_supplier
+from fixtures.servers import soak
 from souk.address.schemas import AddressCreate
 from souk.address.service import address_service
 from souk.auth.actor import Actor
@@ -37,11 +37,6 @@ from souk.worker.runner import Worker
 
 # far above every id the fuzzer's own requests create, and still a 32-bit integer (PostgreSQL SERIAL)
 TOKEN_ID = 2_000_000_123
-
-
-def soak(ci: int, soak: int) -> int:
-    """``ci`` normally, ``soak`` when SOUK_SOAK=1 (nightly runs)."""
-    return soak if os.environ.get("SOUK_SOAK") == "1" else ci
 
 
 @dataclass

@@ -7,7 +7,6 @@ Runs on PostgreSQL and on SQLite (a database file of its own; writers take turns
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 
 from fixtures.orders import card
 from fixtures.parallel import OpenParallelApp, ParallelApp, api_headers, new_user
+from fixtures.servers import soak
 from souk.address.schemas import AddressCreate
 from souk.address.service import address_service
 from souk.audit import run_checks
@@ -30,11 +30,6 @@ from souk.shipping.schemas import ShippingMethodCreate
 from souk.shipping.service import shipping_service
 
 REQUESTS = 50
-
-
-def soak(ci: int, soak: int) -> int:
-    """``ci`` in the normal suite, ``soak`` with ``SOUK_SOAK=1``."""
-    return soak if os.environ.get("SOUK_SOAK") == "1" else ci
 
 
 # at most BURSTS bursts, and no more than BUDGET seconds of them (the CI budget is 45 s per database), but at
