@@ -54,7 +54,7 @@ async def test_quote_cap_quota_and_award_races(souk_servers: OpenServers) -> Non
                     Call(
                         "POST",
                         f"/api/v1/rfqs/{rfq_id}/quotes",
-                        sup.headers,
+                        {**sup.headers, "Idempotency-Key": key()},
                         {**QUOTE, "store_id": sup.store.id},
                     )  # type: ignore[union-attr]
                     for sup in suppliers
@@ -86,7 +86,7 @@ async def test_quote_cap_quota_and_award_races(souk_servers: OpenServers) -> Non
                     Call(
                         "POST",
                         f"/api/v1/rfqs/{r}/quotes",
-                        supplier.headers,
+                        {**supplier.headers, "Idempotency-Key": key()},
                         {**QUOTE, "store_id": supplier.store.id},
                     )
                     for r in rfq_ids
