@@ -35,7 +35,7 @@ REQUESTS = 50
 # at most BURSTS bursts, and no more than BUDGET seconds of them (the CI budget is 45 s per database), but at
 # least MIN_BURSTS; with SOUK_SOAK=1 all of them
 BURSTS = soak(ci=100, soak=500)
-BUDGET = soak(ci=40, soak=3600)
+BUDGET = soak(ci=25, soak=3600)
 MIN_BURSTS = 10
 
 
