@@ -81,10 +81,16 @@ async def test_ids_of_stores_still_work(
         ("/api/v1/stores", {"organization_id": 2**63}, "organization_id"),
         ("/api/v1/reviews", {"order_line_id": 2**63}, "order_line_id"),
         ("/api/v1/disputes", {"seller_order_id": 10**30}, "seller_order_id"),
+        # numbers past their bound (the OpenAPI document declares every one, see test_openapi_bounds)
+        ("/api/v1/reviews", {"order_line_id": 1, "rating": 6}, "rating"),
+        ("/api/v1/reviews", {"order_line_id": 1, "rating": 5, "communication": 0}, "communication"),
+        ("/api/v1/payouts", {"store_id": 1, "currency": "USD", "amount": 10**16}, "amount"),
+        ("/api/v1/disputes", {"seller_order_id": 1, "reason": "not_received", "amount": 10**16}, "amount"),
+        ("/api/v1/conversations", {"product_id": 2**31, "body": "hello"}, "product_id"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-async def test_ids_in_bodies_fit_the_database(
+async def test_ids_and_numbers_in_bodies_fit_their_bounds(
     client: httpx.AsyncClient,
     session: AsyncSession,
     user_factory: Any,

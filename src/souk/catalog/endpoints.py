@@ -29,13 +29,13 @@ from souk.catalog.schemas import (
 from souk.catalog.service import catalog_service
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.openapi import ERROR_RESPONSES
-from souk.kit.schemas import IdPath
+from souk.kit.schemas import MAX_ID, IdPath, LimitQuery, OptionalIdQuery
 from souk.kit.uploads import read_upload
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
-Limit = Annotated[int | None, Query(description="page size, 1 to 100 (default 20)")]
+Limit = LimitQuery
 
 
 # --- categories -------------------------------------------------------------------------------------
@@ -98,8 +98,10 @@ async def update_category(
 async def list_products(
     session: DbSession,
     storage: Storage,
-    store_id: int | None = None,
-    category_id: Annotated[int | None, Query(description="this category and its subcategories")] = None,
+    store_id: OptionalIdQuery = None,
+    category_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="this category and its subcategories")
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = None,
 ) -> ProductPageRead:

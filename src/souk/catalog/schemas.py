@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints
 
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema
 
 if TYPE_CHECKING:
     from souk.catalog.repository import CategoryNodeData, ProductView, SkuView
@@ -49,7 +49,7 @@ _WHOLE = BeforeValidator(whole_number)
 Price = Annotated[int, Field(gt=0, le=MAX_PRICE_AMOUNT, description="minor units, e.g. 1250 = 12.50"), _WHOLE]
 StockQuantity = Annotated[int, Field(ge=0, le=MAX_STOCK), _WHOLE]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), _WHOLE]
-Id = Annotated[int, Field(ge=1), _WHOLE]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), _WHOLE]
 Position = Annotated[int, Field(ge=0, le=10_000), _WHOLE]
 Weight = Annotated[int, Field(ge=0, le=10**8, description="grams"), _WHOLE]
 LeadTime = Annotated[int, Field(ge=0, le=3650, description="days from order to dispatch"), _WHOLE]

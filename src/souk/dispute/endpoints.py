@@ -40,7 +40,7 @@ from souk.dispute.schemas import (
 from souk.dispute.service import dispute_service
 from souk.kit.idempotency import IdempotencyKeyHeader, idempotent
 from souk.kit.openapi import ERROR_RESPONSES
-from souk.kit.schemas import MAX_ID, IdPath
+from souk.kit.schemas import MAX_ID, IdPath, OptionalIdQuery
 from souk.kit.uploads import read_upload
 from souk.party.schemas import UploadIn
 
@@ -185,7 +185,7 @@ async def open_dispute_with_images(
     response_model=list[DisputeRead],
 )
 async def list_disputes(
-    actor: ApiActor, session: DbSession, store_id: int | None = None
+    actor: ApiActor, session: DbSession, store_id: OptionalIdQuery = None
 ) -> list[DisputeRead]:
     if store_id is not None:
         return await dispute_service.list_for_store(session, actor, store_id)

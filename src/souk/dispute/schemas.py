@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictBool
+from souk.kit.schemas import MAX_AMOUNT, MAX_ID, ReadSchema, Schema, StrictBool
 
 DisputeReason = Literal[
     "not_received",
@@ -29,7 +29,10 @@ class DisputeCreate(Schema):
     seller_order_id: int = Field(gt=0, le=MAX_ID)
     reason: DisputeReason
     amount: int | None = Field(
-        default=None, gt=0, description="the refund asked for; omitted: everything not refunded yet"
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT,
+        description="the refund asked for; omitted: everything not refunded yet",
     )
     message: Text = ""
     wants_return: StrictBool = Field(
@@ -62,7 +65,7 @@ class DisputeMessage(Schema):
 
 class DisputeRuling(Schema):
     outcome: DisputeOutcome
-    amount: int | None = Field(default=None, gt=0, description="required for refund_partial")
+    amount: int | None = Field(default=None, gt=0, le=MAX_AMOUNT, description="required for refund_partial")
     reason: Reason
 
 

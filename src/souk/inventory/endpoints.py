@@ -10,7 +10,7 @@ from souk.deps import ApiActor, DbSession
 from souk.inventory.schemas import StockAdjust, StockMovementPage, StockMovementRead, StockRead
 from souk.inventory.service import inventory_service
 from souk.kit.openapi import ERROR_RESPONSES
-from souk.kit.schemas import IdPath
+from souk.kit.schemas import IdPath, LimitQuery
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -48,7 +48,7 @@ async def stock_movements(
     actor: ApiActor,
     session: DbSession,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-    limit: Annotated[int | None, Query(description="page size, 1 to 100 (default 20)")] = None,
+    limit: LimitQuery = None,
 ) -> StockMovementPage:
     page = await inventory_service.history(session, actor, sku_id, cursor=cursor, limit=limit)
     return StockMovementPage(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, field_validator
+from fastapi import Path, Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from souk.kit.pagination import MAX_LIMIT
 
 
 def _strict_int(value: Any) -> Any:
@@ -22,7 +24,13 @@ def _strict_bool(value: Any) -> Any:
     return value
 
 
-StrictInt = Annotated[int, BeforeValidator(_strict_int)]
+STRICT_INT = BeforeValidator(_strict_int)
+"""The strict-integer check as Annotated metadata. Put it AFTER the constraints: in
+``Annotated[int, Field(ge=1, le=5), STRICT_INT]`` the JSON schema shows ``minimum``/``maximum``; constraints placed
+after a BeforeValidator (``Annotated[StrictInt, Field(ge=1)]`` or ``x: StrictInt = Field(ge=1)``) still validate
+but leak the invalid keywords ``ge``/``le`` into the OpenAPI document, so clients and fuzzers see no bound."""
+StrictInt = Annotated[int, STRICT_INT]
+"""An unbounded strict integer: only for values with no natural bound; prefer the bounded aliases below."""
 StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Str = Annotated[str, StringConstraints(strip_whitespace=True)]
 
@@ -69,3 +77,16 @@ def pydantic_fields(errors: list[Any]) -> dict[str, str]:
 # parameter instead of reaching the database driver (which would fail with an overflow).
 MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+LimitQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT} (default 20)")
+]
+StrictId = Annotated[int, Field(ge=1, le=MAX_ID), STRICT_INT]
+"""A row id in a JSON body (or a form)."""
+
+# Money amounts in minor units: far inside a BigInteger even when multiplied by a quantity. Modules with their own
+# bound (catalog MAX_PRICE_AMOUNT, negotiation MAX_AMOUNT) use theirs.
+MAX_AMOUNT = 10**15
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT, description="minor units"), STRICT_INT]
+BasisPoints = Annotated[int, Field(ge=0, le=10_000, description="basis points (3000 = 30 %)"), STRICT_INT]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.openapi import ERROR_RESPONSES
-from souk.kit.schemas import MAX_ID, IdPath
+from souk.kit.schemas import MAX_ID, IdPath, LimitQuery
 from souk.kit.uploads import read_upload
 from souk.messaging.schemas import (
     MAX_ATTACHMENTS,
@@ -32,7 +32,7 @@ from souk.models.messaging import MAX_BODY
 router = APIRouter(tags=["conversations"], responses=ERROR_RESPONSES)
 
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
-Limit = Annotated[int | None, Query(description="page size, 1 to 100 (default 20)")]
+Limit = LimitQuery
 SideQuery = Annotated[
     Side | None,
     Query(description="for someone who is both the buyer and one of the store's people: which side acts"),

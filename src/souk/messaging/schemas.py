@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import ReadSchema, Schema, StrictId
 from souk.models.messaging import MAX_BODY
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ Body = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY),
     Field(description=f"the message, 1 to {MAX_BODY} characters; line breaks are kept"),
 ]
-Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+Id = StrictId
 
 
 class InquiryCreate(Schema):

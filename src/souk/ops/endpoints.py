@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from souk.deps import ApiActor, DbSession
 from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
-from souk.kit.schemas import IdPath
+from souk.kit.schemas import IdPath, OptionalIdQuery
 from souk.ops.schemas import (
     OpsDecisionRead,
     OrganizationDecision,
@@ -134,7 +134,7 @@ async def list_decisions(
     actor: ApiActor,
     session: DbSession,
     subject_type: Literal["organization", "store", "dispute"] | None = None,
-    subject_id: int | None = None,
+    subject_id: OptionalIdQuery = None,
     cursor: str | None = None,
     limit: Limit = None,
 ) -> Page[OpsDecisionRead]:

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
-from souk.kit.schemas import IdPath, StrictInt
+from souk.kit.schemas import MAX_ID, IdPath
 from souk.kit.uploads import read_upload
 from souk.models import Organization, OrganizationDocument
 from souk.party.schemas import (
@@ -103,7 +103,7 @@ async def upload_document(
     storage: Storage,
     file: Annotated[UploadFile, File(description="PDF, JPEG, PNG or WebP")],
     kind: Annotated[DocumentKind, Form()],
-    store_id: Annotated[StrictInt | None, Form()] = None,
+    store_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
 ) -> OrganizationDocument:
     data = await read_upload(file, storage.max_bytes, "file")
     return await party_service.upload_document(

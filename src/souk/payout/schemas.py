@@ -7,18 +7,16 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import Amount, ReadSchema, Schema, StrictId
 
 
 class PayoutCreate(Schema):
-    store_id: StrictInt = Field(ge=1, le=MAX_ID)
+    store_id: StrictId
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
         description="ISO 4217 code of the balance to pay out"
     )
-    amount: StrictInt | None = Field(
+    amount: Amount | None = Field(
         default=None,
-        ge=1,
-        le=10**15,
         description="minor units; leave out to pay out the whole available balance",
     )
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from souk.deps import ApiActor, DbSession, Storage
 from souk.kit.openapi import ERROR_RESPONSES
 from souk.kit.pagination import Page
-from souk.kit.schemas import MAX_ID, IdPath
+from souk.kit.schemas import MAX_ID, IdPath, LimitQuery
 from souk.kit.uploads import read_upload
 from souk.review.schemas import ReplyCreate, Reputation, ReviewCreate, ReviewRead
 from souk.review.service import review_service
@@ -55,7 +55,7 @@ async def list_reviews(
     store_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     rating: Annotated[int | None, Query(ge=1, le=5)] = None,
     cursor: str | None = None,
-    limit: Annotated[int | None, Query()] = None,
+    limit: LimitQuery = None,
 ) -> Page[ReviewRead]:
     return await review_service.browse(
         session, product_id=product_id, store_id=store_id, rating=rating, cursor=cursor, limit=limit

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from pydantic import Field
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, Str, StrictInt
+from souk.kit.schemas import STRICT_INT, ReadSchema, Schema, Str, StrictId
 
 TEXT_MAX = 2000
-Rating = Annotated[StrictInt, Field(ge=1, le=5)]
+Rating = Annotated[int, Field(ge=1, le=5), STRICT_INT]
 
 
 class ReviewCreate(Schema):
-    order_line_id: StrictInt = Field(gt=0, le=MAX_ID)
+    order_line_id: StrictId
     rating: Rating
     text: Annotated[Str, Field(max_length=TEXT_MAX)] = ""
     # the store ratings, given once per seller order (with its first review)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, computed_field
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import ReadSchema, Schema, StrictId
 from souk.party.schemas import CountryCode, CurrencyCode
 
 TradeModel = Literal["sourcing", "market", "mall", "crossborder"]
@@ -24,10 +24,8 @@ class StoreCreate(Schema):
     country: CountryCode
     currency: CurrencyCode
     trade_model: TradeModel = "market"
-    organization_id: StrictInt | None = Field(
+    organization_id: StrictId | None = Field(
         default=None,
-        gt=0,
-        le=MAX_ID,
         description="Open the store for this organisation (required for all but market)",
     )
     brand_name: BrandName | None = Field(default=None, description="Mall stores: the brand they sell")

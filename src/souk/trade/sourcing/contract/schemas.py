@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import STRICT_INT, ReadSchema, Schema, StrictId
 
 Side = Literal["buyer", "supplier"]
 SPEC_MAX = 5000
@@ -112,7 +112,7 @@ class ContractUpdate(Schema):
     ship_by: date | None = None
     quality_terms: Quality | None = None
     product_specification: Spec | None = None
-    shipping_address_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+    shipping_address_id: StrictId | None = None
     side: Side | None = None
 
 
@@ -130,6 +130,6 @@ class AmendmentCreate(Schema):
     ship_by: date | None = None
     quality_terms: Quality | None = None
     product_specification: Spec | None = None
-    quantity: Annotated[StrictInt, Field(ge=1, le=QUANTITY_MAX)] | None = None
-    unit_price_amount: Annotated[StrictInt, Field(ge=1, le=UNIT_PRICE_MAX)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=QUANTITY_MAX), STRICT_INT] | None = None
+    unit_price_amount: Annotated[int, Field(ge=1, le=UNIT_PRICE_MAX), STRICT_INT] | None = None
     side: Side | None = None

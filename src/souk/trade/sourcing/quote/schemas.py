@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, BasisPoints, ReadSchema, Schema, StrictId
 from souk.trade.sourcing.rfq.schemas import AttachmentRead, Incoterm
 
 BalanceDue = Literal["before_shipment", "on_documents"]
@@ -17,27 +17,35 @@ SortKey = Literal["price", "landed", "lead_time", "rating", "response"]
 MAX_TIERS = 10
 MAX_QUOTE_ATTACHMENTS = 5
 
+MAX_QUOTE_QUANTITY = 10**12
+# constraints before STRICT_INT, so that the JSON schema shows them (see souk.kit.schemas)
+QuoteAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT), STRICT_INT]
+QuoteQuantity = Annotated[int, Field(gt=0, le=MAX_QUOTE_QUANTITY), STRICT_INT]
+# a tier's numbers: only an upper bound here, so that _tiers words the "must be positive" problems
+TierQuantity = Annotated[int, Field(le=MAX_QUOTE_QUANTITY), STRICT_INT]
+TierPrice = Annotated[int, Field(le=MAX_AMOUNT), STRICT_INT]
+
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
 class QuoteCreate(Schema):
-    store_id: StrictInt = Field(gt=0, le=MAX_ID, description="your sourcing store that quotes")
-    unit_price_amount: StrictInt = Field(gt=0, le=10**15)
-    tiers: list[tuple[StrictInt, StrictInt]] = Field(
+    store_id: StrictId = Field(description="your sourcing store that quotes")
+    unit_price_amount: QuoteAmount
+    tiers: list[tuple[TierQuantity, TierPrice]] = Field(
         default_factory=list,
         max_length=MAX_TIERS,
         description="[[min_quantity, unit_price_amount], ...] with ascending quantities",
     )
     currency: str | None = Field(default=None, description="must be the store's currency (the default)")
-    quantity: StrictInt | None = Field(default=None, gt=0, le=10**12, description="default: the RFQ's")
-    moq: StrictInt = Field(default=1, gt=0, le=10**12)
-    lead_time_days: StrictInt = Field(ge=0, le=730)
+    quantity: QuoteQuantity | None = Field(default=None, description="default: the RFQ's")
+    moq: QuoteQuantity = 1
+    lead_time_days: Annotated[int, Field(ge=0, le=730), STRICT_INT]
     incoterm: Incoterm
     place: Place = ""
-    shipping_amount: StrictInt = Field(default=0, ge=0, le=10**15)
-    sample_price_amount: StrictInt | None = Field(default=None, gt=0, le=10**15)
-    deposit_bps: StrictInt | None = Field(default=None, ge=0, le=10000, description="default: the policy's")
+    shipping_amount: Annotated[int, Field(ge=0, le=MAX_AMOUNT), STRICT_INT] = 0
+    sample_price_amount: QuoteAmount | None = None
+    deposit_bps: BasisPoints | None = Field(default=None, description="default: the policy's")
     balance_due: BalanceDue = "before_shipment"
     valid_until: date | None = Field(default=None, description="default: 30 days from today")
     message: Message = ""

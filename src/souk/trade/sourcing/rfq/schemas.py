@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from souk.kit.countries import is_country
 from souk.kit.money import is_currency
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema, StrictInt
+from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, ReadSchema, Schema, StrictId
 
 Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP"]
 Visibility = Literal["public", "invited"]
@@ -29,15 +29,15 @@ def _upper(value: object) -> object:
 
 
 class RfqCreate(Schema):
-    organization_id: StrictInt | None = Field(
-        default=None, gt=0, le=MAX_ID, description="the buyer organisation (default: your first one)"
+    organization_id: StrictId | None = Field(
+        default=None, description="the buyer organisation (default: your first one)"
     )
     title: Title = Field(description="the product wanted")
-    category_id: StrictInt | None = Field(default=None, gt=0, le=MAX_ID)
+    category_id: StrictId | None = None
     requirements: Requirements
-    quantity: StrictInt = Field(gt=0, le=10**12)
+    quantity: Annotated[int, Field(gt=0, le=10**12), STRICT_INT]
     unit: Unit = "pieces"
-    target_unit_price_amount: StrictInt | None = Field(default=None, gt=0, le=10**15)
+    target_unit_price_amount: Annotated[int, Field(gt=0, le=MAX_AMOUNT), STRICT_INT] | None = None
     currency: str = Field(
         description="ISO 4217: the target price's currency and the one quotes are compared in"
     )
@@ -48,7 +48,7 @@ class RfqCreate(Schema):
         description="UTC; in the future, at most the policy's rfq_max_open_days ahead"
     )
     visibility: Visibility = "public"
-    invited_store_ids: list[StrictInt] = Field(default_factory=list, max_length=MAX_INVITES)
+    invited_store_ids: list[StrictId] = Field(default_factory=list, max_length=MAX_INVITES)
 
     @field_validator("currency", mode="before")
     @classmethod
