@@ -20,6 +20,7 @@ from souk import __version__
 from souk.config import Settings, get_settings
 from souk.db import Database
 from souk.errors import SoukError, Unauthenticated
+from souk.kit.failures import allowed_methods, is_database_outage, method_table
 from souk.kit.idempotent_routes import enable_idempotency
 from souk.kit.schemas import pydantic_fields
 from souk.kit.uploads import MediaStorage
@@ -98,6 +99,7 @@ STATUS_TITLES = {
     422: "Please check your input",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "Please try again shortly",
 }
 
 
@@ -219,12 +221,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = _error_response(request, exc.status_code, code, message, {})
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:  # every method of the path, not only those of the first route matched
+            if not hasattr(app.state, "method_table"):
+                app.state.method_table = method_table(app.routes)
+            response.headers["Allow"] = ", ".join(allowed_methods(app.state.method_table, request.url.path))
         return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        response = _error_response(request, 500, "internal_error", "Something went wrong on our side.", {})
+        if is_database_outage(exc):  # nothing happened: the client may retry (with its Idempotency-Key)
+            log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            response = _error_response(
+                request,
+                503,
+                "service_unavailable",
+                "The marketplace cannot reach its database right now. Please try again in a few seconds.",
+                {},
+            )
+            response.headers["Retry-After"] = "5"
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = _error_response(
+                request, 500, "internal_error", "Something went wrong on our side.", {}
+            )
         harden(response.headers, request.url.scheme == "https")  # sent outside SecurityHeadersMiddleware
         return response
 
