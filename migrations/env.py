@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from logging.config import fileConfig
 from typing import Any
 
@@ -16,7 +17,13 @@ from souk.models.base import UTCDateTime
 from souk.models.search import FTS_TABLE
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# alembic.ini's logging only where nobody configured logging yet (``souk migrate`` from a shell): a process that
+# did (a server, the test runner) keeps its handlers instead of getting one on a stream that may be closed
+if (
+    config.config_file_name is not None
+    and config.attributes.get("configure_logger", True)
+    and not logging.getLogger().handlers
+):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata
