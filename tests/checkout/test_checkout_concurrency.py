@@ -15,34 +15,25 @@ import pytest
 from sqlalchemy import func, select
 
 from fixtures.core import TEST_SECRET
-from fixtures.orders import card
-from fixtures.parallel import POSTGRES_ONLY, OpenParallelApp, ParallelApp, api_headers, new_user
-from souk.address.schemas import AddressCreate
-from souk.address.service import address_service
+from fixtures.parallel import POSTGRES_ONLY, OpenParallelApp, ParallelApp, api_headers
+from fixtures.shops import checkout_body, seed_buyer, seed_shop, seed_sku
 from souk.audit import run_checks
-from souk.auth.actor import Actor
 from souk.auth.tokens import hash_secret
 from souk.cart.service import cart_service
-from souk.catalog.schemas import ProductCreate
-from souk.catalog.service import catalog_service
 from souk.deps import SESSION_COOKIE
 from souk.kit.clock import clock, utcnow
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
 from souk.models import (
-    Category,
     LedgerEntry,
     Order,
     Payment,
     SellerOrder,
-    Sku,
     Stock,
     Store,
     User,
     WebSession,
 )
-from souk.shipping.schemas import ShippingMethodCreate
-from souk.shipping.service import shipping_service
 from souk.web.render import CSRF_COOKIE, make_csrf_token
 from souk.worker.runner import Worker
 
@@ -61,64 +52,19 @@ class World:
 async def world(parallel_app: OpenParallelApp) -> AsyncIterator[World]:
     async with parallel_app("checkout_race", pool_size=20) as par:
         async with par.maker() as s, s.begin():
-            owner = User(email="seller@example.com", password_hash="x", display_name="Seller")
-            category = Category(name="Race", slug="race")
-            s.add_all([owner, category])
-            await s.flush()
-            store = Store(
-                slug="race",
-                name="Race store",
-                country="CN",
-                currency="USD",
-                trade_model="market",
-                status="active",
-                owner_user_id=owner.id,
-            )
-            s.add(store)
-            await s.flush()
-            seller = Actor(user_id=owner.id)
-            view = await catalog_service.create(
-                s,
-                seller,
-                store.id,
-                ProductCreate.model_validate(
-                    {
-                        "title": "Last five",
-                        "category_id": category.id,
-                        "skus": [{"price_amount": 1000, "stock": 5}],
-                    }
-                ),
-            )
-            await catalog_service.publish(s, seller, view.product.id)
-            method = await shipping_service.create(
-                s, seller, store.id, ShippingMethodCreate(name="Express", kind="express", price_amount=0)
-            )
-            sku_id = await s.scalar(select(Sku.id).where(Sku.product_id == view.product.id))
-            ids = (store.id, sku_id, method.id)
+            shop = await seed_shop(s, "race")
+            sku_id = await seed_sku(s, shop, stock=5, title="Last five")
+            ids = (shop.store_id, sku_id, shop.method_id)
         yield World(par, *ids)
 
 
 async def _buyer(world: World, n: int, quantity: int = 1) -> tuple[dict[str, str], dict[str, object]]:
     """A buyer with an address, a cart holding ``quantity`` of the SKU, and an API token: (headers, body)."""
     async with world.par.maker() as s, s.begin():
-        user = await new_user(s, "buyer", n)
-        actor = Actor(user_id=user.id)
-        address = await address_service.create(
-            s,
-            actor,
-            AddressCreate(
-                full_name=f"Buyer {n}", phone="+49 30 1234567", line1="1 Main St", city="Berlin", country="DE"
-            ),
-        )
-        await cart_service.add(s, actor, None, world.sku_id, quantity)
-        headers = await api_headers(s, user.id)
-        body = {
-            "currency": "USD",
-            "address_id": address.id,
-            "shipping": [{"store_id": world.store_id, "shipping_method_id": world.method_id}],
-            "card": card(),
-        }
-        return {**headers, "Idempotency-Key": f"race-{n}"}, body
+        buyer = await seed_buyer(s, n)
+        await cart_service.add(s, buyer.actor, None, world.sku_id, quantity)
+    body = checkout_body(buyer.address_id, {world.store_id: world.method_id})
+    return {**buyer.headers, "Idempotency-Key": f"race-{n}"}, body
 
 
 async def test_fifty_buyers_race_for_the_last_five_units(world: World) -> None:

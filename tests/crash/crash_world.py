@@ -47,21 +47,16 @@ import httpx
 from crash_zygote import Zygote
 from sqlalchemy import func, select, update
 
-from fixtures.orders import CARD_DECLINED, card
-from fixtures.parallel import api_headers, new_user
+from fixtures.orders import CARD_DECLINED, CARD_OK
 from fixtures.servers import ServerGroup
-from souk.address.schemas import AddressCreate
-from souk.address.service import address_service
+from fixtures.shops import SeededBuyer, checkout_body, seed_buyer, seed_category, seed_shop, seed_sku
 from souk.audit import run_checks
 from souk.auth.actor import Actor
 from souk.cart.service import cart_service
-from souk.catalog.schemas import ProductCreate
-from souk.catalog.service import catalog_service
 from souk.errors import SoukError
 from souk.kit.clock import utcnow
-from souk.models import Category, IdempotencyKey, Order, OrderLine, SellerOrder, Sku, Stock, Store
+from souk.models import IdempotencyKey, Order, OrderLine, SellerOrder, Stock
 from souk.shipping.schemas import ShippingMethodCreate
-from souk.shipping.service import shipping_service
 from souk.worker.runner import Worker
 from souk.worker.timers import TIMERS
 
@@ -78,11 +73,7 @@ class Shop:
     sku_ids: list[int]
 
 
-@dataclass
-class Buyer:
-    user_id: int
-    address_id: int
-    headers: dict[str, str]
+Buyer = SeededBuyer
 
 
 @dataclass
@@ -156,61 +147,19 @@ async def seed_world(servers: ServerGroup, seed: int, *, buyers: int, stock: int
     """Two market stores with two SKUs each (``stock`` units each) and a shipping method, and ``buyers`` buyers
     with an address and an API token."""
     async with servers.maker() as s, s.begin():
-        category = Category(name="Crash", slug="crash")
-        s.add(category)
-        await s.flush()
+        category_id = await seed_category(s, "crash")
+        standard = ShippingMethodCreate(name="Standard", kind="surface", price_amount=300)
         shops: list[Shop] = []
         for n in range(2):
-            owner = await new_user(s, "seller", n)
-            store = Store(
-                slug=f"crash-{n}",
-                name=f"Crash store {n}",
-                country="CN",
-                currency="USD",
-                trade_model="market",
-                status="active",
-                owner_user_id=owner.id,
-            )
-            s.add(store)
-            await s.flush()
-            seller = Actor(user_id=owner.id)
-            sku_ids: list[int] = []
-            for k in range(2):
-                view = await catalog_service.create(
-                    s,
-                    seller,
-                    store.id,
-                    ProductCreate.model_validate(
-                        {
-                            "title": f"Crash item {n}-{k}",
-                            "category_id": category.id,
-                            "skus": [{"price_amount": 1000 + 250 * k + 100 * n, "stock": stock}],
-                        }
-                    ),
+            shop = await seed_shop(s, f"crash-{n}", n=n, category_id=category_id, shipping=standard)
+            sku_ids = [
+                await seed_sku(
+                    s, shop, stock=stock, price=1000 + 250 * k + 100 * n, title=f"Crash item {n}-{k}"
                 )
-                await catalog_service.publish(s, seller, view.product.id)
-                sku_id = await s.scalar(select(Sku.id).where(Sku.product_id == view.product.id))
-                assert sku_id is not None
-                sku_ids.append(sku_id)
-            method = await shipping_service.create(
-                s, seller, store.id, ShippingMethodCreate(name="Standard", kind="surface", price_amount=300)
-            )
-            shops.append(Shop(store.id, method.id, sku_ids))
-        people: list[Buyer] = []
-        for n in range(buyers):
-            user = await new_user(s, "buyer", n)
-            address = await address_service.create(
-                s,
-                Actor(user_id=user.id),
-                AddressCreate(
-                    full_name=f"Buyer {n}",
-                    phone="+49 30 1234567",
-                    line1="1 Main St",
-                    city="Berlin",
-                    country="DE",
-                ),
-            )
-            people.append(Buyer(user.id, address.id, await api_headers(s, user.id)))
+                for k in range(2)
+            ]
+            shops.append(Shop(shop.store_id, shop.method_id, sku_ids))
+        people = [await seed_buyer(s, n) for n in range(buyers)]
     initial = {sku_id: stock for shop in shops for sku_id in shop.sku_ids}
     return World(servers, seed, shops, people, initial, random.Random(seed))
 
@@ -234,15 +183,8 @@ async def _fill_carts(world: World, round_no: int) -> list[Attempt]:
                 stores[shop.store_id] = shop.method_id
             if not stores:
                 continue
-            number = CARD_DECLINED if rng.random() < DECLINED_SHARE else "4242424242424242"
-            body = {
-                "currency": "USD",
-                "address_id": buyer.address_id,
-                "shipping": [
-                    {"store_id": sid, "shipping_method_id": mid} for sid, mid in sorted(stores.items())
-                ],
-                "card": card(number),
-            }
+            number = CARD_DECLINED if rng.random() < DECLINED_SHARE else CARD_OK
+            body = checkout_body(buyer.address_id, stores, number)
             attempts.append(Attempt(buyer, f"crash-{world.seed}-{round_no}-{n}", body))
     return attempts
 

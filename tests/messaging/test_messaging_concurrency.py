@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fixtures.core import is_postgres
+from fixtures.shops import market_store
 from souk.auth.actor import Actor
 from souk.messaging.service import messaging_service
 from souk.models import Conversation, Message, Store, User
@@ -34,16 +35,7 @@ async def committed_pair(engine: AsyncEngine) -> AsyncIterator[tuple[int, int, i
         buyer = User(email=f"buyer-{tag}@example.com", password_hash="x", display_name="Buyer")
         s.add_all([owner, buyer])
         await s.flush()
-        store = Store(
-            slug=f"chat-{tag}",
-            name="Chat store",
-            country="CN",
-            currency="USD",
-            trade_model="market",
-            status="active",
-            owner_user_id=owner.id,
-        )
-        s.add(store)
+        store = await market_store(s, owner.id, f"chat-{tag}", "Chat store")
         await s.commit()
         ids = (store.id, owner.id, buyer.id)
     try:

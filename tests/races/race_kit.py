@@ -31,21 +31,16 @@ import pytest
 from sqlalchemy import delete, select
 
 from fixtures.orders import card
-from fixtures.parallel import api_headers, new_user
+from fixtures.parallel import api_headers
 from fixtures.servers import ServerGroup, soak
-from souk.address.schemas import AddressCreate
-from souk.address.service import address_service
+from fixtures.shops import SeededBuyer, SeededShop, seed_buyer, seed_shop, seed_sku
+from fixtures.shops import checkout_body as shop_checkout_body
 from souk.audit import run_checks
-from souk.auth.actor import Actor
-from souk.catalog.schemas import ProductCreate
-from souk.catalog.service import catalog_service
 from souk.checkout.schemas import CheckoutCreate
 from souk.checkout.service import checkout_service
-from souk.models import Cart, CartLine, Category, SellerOrder, Sku, Store
+from souk.models import Cart, CartLine, SellerOrder
 from souk.payment.schemas import CardIn
 from souk.payment.service import payment_service
-from souk.shipping.schemas import ShippingMethodCreate
-from souk.shipping.service import shipping_service
 from souk.worker.runner import Worker
 
 # requests sent at once in every race, and the server processes they are spread over
@@ -206,71 +201,27 @@ class Stopwatch:
 
 
 @dataclass
-class Shop:
+class Shop(SeededShop):
     """A market store (USD) with a free shipping method; its owner's headers for the store routes."""
 
-    store_id: int
-    method_id: int
-    category_id: int
-    owner: Actor
     owner_headers: dict[str, str]
 
 
 @dataclass
-class Buyer:
-    user_id: int
-    address_id: int
+class Buyer(SeededBuyer):
     cart_id: int
-    headers: dict[str, str]
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(user_id=self.user_id)
 
 
 async def open_shop(servers: ServerGroup, name: str = "race") -> Shop:
     async with servers.maker() as s, s.begin():
-        owner = await new_user(s, "seller", 0)
-        category = Category(name=f"Race {name}", slug=f"race-{name}")
-        s.add(category)
-        await s.flush()
-        store = Store(
-            slug=f"{name}-shop",
-            name=f"{name.title()} shop",
-            country="CN",
-            currency="USD",
-            trade_model="market",
-            status="active",
-            owner_user_id=owner.id,
-        )
-        s.add(store)
-        await s.flush()
-        actor = Actor(user_id=owner.id)
-        method = await shipping_service.create(
-            s, actor, store.id, ShippingMethodCreate(name="Express", kind="express", price_amount=0)
-        )
-        return Shop(store.id, method.id, category.id, actor, await api_headers(s, owner.id, "seller"))
+        shop = await seed_shop(s, name)
+        return Shop(**shop.__dict__, owner_headers=await api_headers(s, shop.owner_id, "seller"))
 
 
 async def new_sku(servers: ServerGroup, shop: Shop, stock: int, price: int = 1000) -> int:
     """A published product of the shop with one SKU of ``stock`` units; returns the SKU id."""
     async with servers.maker() as s, s.begin():
-        view = await catalog_service.create(
-            s,
-            shop.owner,
-            shop.store_id,
-            ProductCreate.model_validate(
-                {
-                    "title": f"Race item {secrets.token_hex(3)}",
-                    "category_id": shop.category_id,
-                    "skus": [{"price_amount": price, "stock": stock}],
-                }
-            ),
-        )
-        await catalog_service.publish(s, shop.owner, view.product.id)
-        sku_id = await s.scalar(select(Sku.id).where(Sku.product_id == view.product.id))
-        assert sku_id is not None
-        return sku_id
+        return await seed_sku(s, shop, stock=stock, price=price, title=f"Race item {secrets.token_hex(3)}")
 
 
 async def new_buyers(servers: ServerGroup, count: int, start: int = 0) -> list[Buyer]:
@@ -278,22 +229,11 @@ async def new_buyers(servers: ServerGroup, count: int, start: int = 0) -> list[B
     buyers: list[Buyer] = []
     async with servers.maker() as s, s.begin():
         for n in range(start, start + count):
-            user = await new_user(s, "buyer", n)
-            address = await address_service.create(
-                s,
-                Actor(user_id=user.id),
-                AddressCreate(
-                    full_name=f"Buyer {n}",
-                    phone="+49 30 1234567",
-                    line1="1 Main St",
-                    city="Berlin",
-                    country="DE",
-                ),
-            )
-            cart = Cart(user_id=user.id)
+            buyer = await seed_buyer(s, n)
+            cart = Cart(user_id=buyer.user_id)
             s.add(cart)
             await s.flush()
-            buyers.append(Buyer(user.id, address.id, cart.id, await api_headers(s, user.id)))
+            buyers.append(Buyer(**buyer.__dict__, cart_id=cart.id))
     return buyers
 
 
@@ -308,12 +248,7 @@ async def fill_carts(servers: ServerGroup, buyers: Sequence[Buyer], sku_id: int,
 
 
 def checkout_body(shop: Shop, buyer: Buyer) -> dict[str, Any]:
-    return {
-        "currency": "USD",
-        "address_id": buyer.address_id,
-        "shipping": [{"store_id": shop.store_id, "shipping_method_id": shop.method_id}],
-        "card": card(),
-    }
+    return shop_checkout_body(buyer.address_id, {shop.store_id: shop.method_id})
 
 
 async def paid_seller_order(

@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 
 from fixtures.ledger import fund_store
 from fixtures.servers import OpenServers
+from fixtures.shops import market_store
 from souk.ledger import accounts
 from souk.ledger.service import ledger_service
-from souk.models import Payout, Store
+from souk.models import Payout
 from souk.worker.runner import Worker
 
 PAYOUT = 2_000  # 20.00 USD, above the market's minimum payout
@@ -36,18 +37,7 @@ async def test_200_payouts_race_for_a_balance_of_7(souk_servers: OpenServers) ->
         watch = Stopwatch("payout")
         for i in range(iterations()):
             async with servers.maker() as s, s.begin():
-                store = Store(
-                    slug=f"payout-{i}",
-                    name=f"Payout {i}",
-                    country="CN",
-                    currency="USD",
-                    trade_model="market",
-                    status="active",
-                    owner_user_id=shop.owner.user_id,
-                )
-                s.add(store)
-                await s.flush()
-                store_id = store.id
+                store_id = (await market_store(s, shop.owner_id, f"payout-{i}", f"Payout {i}")).id
                 await fund_store(s, store_id, PAYOUT * FITS)
             body = {"store_id": store_id, "currency": "USD", "amount": PAYOUT}
             answers = await fire(

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from fixtures.core import is_postgres
+from fixtures.shops import market_store
 from souk.auth.actor import Actor
 from souk.errors import Conflict
 from souk.kit.clock import utcnow
@@ -67,17 +68,7 @@ async def completed(engine: AsyncEngine) -> AsyncIterator[Completed]:
         category = Category(name=f"Reviews {tag}", slug=f"reviews-{tag}")
         s.add_all([owner, buyer, category])
         await s.flush()
-        store = Store(
-            slug=f"rv-{tag}",
-            name="Review store",
-            country="CN",
-            currency="USD",
-            trade_model="market",
-            status="active",
-            owner_user_id=owner.id,
-        )
-        s.add(store)
-        await s.flush()
+        store = await market_store(s, owner.id, f"rv-{tag}", "Review store")
         product = Product(
             store_id=store.id, category_id=category.id, title="Teapot", slug=f"teapot-{tag}", currency="USD"
         )
