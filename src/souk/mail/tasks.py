@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.kit.clock import utcnow
@@ -12,8 +13,12 @@ from souk.mail.sender import build_message, mailer
 from souk.mail.service import SEND_JOB
 from souk.models import OutboundEmail
 from souk.worker.queue import job
+from souk.worker.tasks import PRUNE_BATCH
+from souk.worker.timers import timer
 
 WIPED = "(content removed after sending)"
+# sent messages are kept this long for the record (what went to whom), then deleted; unsent ones stay
+KEEP_SENT = timedelta(days=30)
 
 
 @job(SEND_JOB)
@@ -29,3 +34,18 @@ async def send_email(session: AsyncSession, payload: dict[str, Any]) -> None:
     if email.sensitive:
         email.body = WIPED
     await session.flush()
+
+
+@timer("mail.prune", every_seconds=3600)
+async def prune_sent_email(session: AsyncSession, now: datetime) -> int:
+    """Delete messages sent more than ``KEEP_SENT`` ago (a batch per call)."""
+    ids = list(
+        (
+            await session.scalars(
+                select(OutboundEmail.id).where(OutboundEmail.sent_at < now - KEEP_SENT).limit(PRUNE_BATCH)
+            )
+        ).all()
+    )
+    if ids:
+        await session.execute(delete(OutboundEmail).where(OutboundEmail.id.in_(ids)))
+    return len(ids)
