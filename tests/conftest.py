@@ -12,4 +12,5 @@ from fixtures.parallel import *  # noqa: F403
 from fixtures.party import *  # noqa: F403
 from fixtures.servers import *  # noqa: F403
 from fixtures.sourcing import *  # noqa: F403
+from fixtures.sql_counter import *  # noqa: F403
 from fixtures.worker import *  # noqa: F403

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import Select, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,14 @@ class SkuFacts:
     store: Store
     available: int
     visible: bool
+    thumb: str | None = None  # the thumbnail of the product's first image
+
+
+def line_count_query(*, user_id: int | None = None, token_hash: str | None = None) -> Select[Any]:
+    """The number of lines in the cart of a user or of a guest token hash, as a statement (the header reads
+    it as a scalar subquery of its own statement)."""
+    owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
+    return select(func.count()).select_from(CartLine).join(Cart, Cart.id == CartLine.cart_id).where(owner)
 
 
 class CartRepository:
@@ -109,16 +118,7 @@ class CartRepository:
 
     async def line_count(self, *, user_id: int | None = None, token_hash: str | None = None) -> int:
         """Lines in the cart of a user or of a guest token hash."""
-        owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
-        return int(
-            await self.session.scalar(
-                select(func.count())
-                .select_from(CartLine)
-                .join(Cart, Cart.id == CartLine.cart_id)
-                .where(owner)
-            )
-            or 0
-        )
+        return int(await self.session.scalar(line_count_query(user_id=user_id, token_hash=token_hash)) or 0)
 
     async def delete_stale_guest_carts(self, before: datetime, limit: int) -> int:
         ids = list(
@@ -138,27 +138,58 @@ class CartRepository:
 
     # --- what the cart shows --------------------------------------------------------------------------------
 
-    async def sku_facts(self, sku_ids: Sequence[int]) -> dict[int, SkuFacts]:
-        if not sku_ids:
-            return {}
+    @staticmethod
+    def _facts_query() -> Select[Any]:
+        """SKU, product, store, available, visible and the product's thumbnail, joined from ``Sku``."""
         visible = and_(Sku.is_active.is_(True), Product.status == "active", visible_store_condition())
-        rows = await self.session.execute(
+        thumb = (
+            select(ProductImage.thumb_path)
+            .where(ProductImage.product_id == Product.id)
+            .order_by(ProductImage.position, ProductImage.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return (
             select(
                 Sku,
                 Product,
                 Store,
                 func.coalesce(Stock.on_hand - Stock.reserved, 0).label("available"),
                 visible.label("visible"),
+                thumb.label("thumb"),
             )
             .join(Product, Product.id == Sku.product_id)
             .join(Store, Store.id == Product.store_id)
             .outerjoin(Stock, Stock.sku_id == Sku.id)
-            .where(Sku.id.in_(sorted(set(sku_ids))))
         )
-        return {
-            sku.id: SkuFacts(sku, product, store, max(0, int(available)), bool(is_visible))
-            for sku, product, store, available, is_visible in rows.all()
-        }
+
+    @staticmethod
+    def _facts(row: Any) -> SkuFacts:
+        sku, product, store, available, is_visible, thumb = row[-6:]
+        return SkuFacts(sku, product, store, max(0, int(available)), bool(is_visible), thumb)
+
+    async def sku_facts(self, sku_ids: Sequence[int]) -> dict[int, SkuFacts]:
+        if not sku_ids:
+            return {}
+        rows = await self.session.execute(self._facts_query().where(Sku.id.in_(sorted(set(sku_ids)))))
+        return {row[0].id: self._facts(row) for row in rows.all()}
+
+    async def lines_with_facts(
+        self, *, user_id: int | None = None, token_hash: str | None = None
+    ) -> list[tuple[CartLine, SkuFacts]]:
+        """The lines of the cart of a user or of a guest token hash, newest first, each with its SKU's facts,
+        in one statement."""
+        owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
+        stmt = (
+            self._facts_query()
+            .add_columns(CartLine)
+            .join(CartLine, CartLine.sku_id == Sku.id)
+            .join(Cart, Cart.id == CartLine.cart_id)
+            .where(owner)
+            .order_by(CartLine.id.desc())
+        )
+        # the line is the last column; the facts are the six before it
+        return [(row[-1], self._facts(row[:-1])) for row in (await self.session.execute(stmt)).all()]
 
     async def tiers(self, product_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
         """{product_id: [(min_quantity, unit_price_amount), ...]} in ascending quantity."""
@@ -173,26 +204,3 @@ class CartRepository:
         for product_id, min_quantity, unit_price in rows.all():
             found.setdefault(product_id, []).append((min_quantity, unit_price))
         return found
-
-    async def thumbnails(self, product_ids: Sequence[int]) -> dict[int, str]:
-        """{product_id: thumbnail path} of each product's primary image."""
-        if not product_ids:
-            return {}
-        first = (
-            select(
-                ProductImage.product_id,
-                ProductImage.thumb_path,
-                func.row_number()
-                .over(
-                    partition_by=ProductImage.product_id,
-                    order_by=(ProductImage.position, ProductImage.id),
-                )
-                .label("n"),
-            )
-            .where(ProductImage.product_id.in_(sorted(set(product_ids))))
-            .subquery()
-        )
-        rows = await self.session.execute(
-            select(first.c.product_id, first.c.thumb_path).where(first.c.n == 1)
-        )
-        return {product_id: path for product_id, path in rows.all()}

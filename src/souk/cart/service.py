@@ -19,7 +19,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
@@ -33,7 +35,7 @@ from souk.cart.errors import (
     SampleQuantityFixed,
     SkuNotForSale,
 )
-from souk.cart.repository import CartRepository, SkuFacts
+from souk.cart.repository import CartRepository, SkuFacts, line_count_query
 from souk.cart.schemas import (
     CartCurrencyGroup,
     CartLineView,
@@ -219,10 +221,15 @@ class CartService:
             require_writer(actor)
 
     async def _load(self, session: AsyncSession, sku_ids: Sequence[int]) -> _Loaded:
-        repo = CartRepository(session)
-        facts = await repo.sku_facts(sku_ids)
-        product_ids = sorted({f.product.id for f in facts.values()})
-        return _Loaded(facts, await repo.tiers(product_ids), await repo.thumbnails(product_ids))
+        return await self._with_tiers(session, await CartRepository(session).sku_facts(sku_ids))
+
+    async def _with_tiers(self, session: AsyncSession, facts: dict[int, SkuFacts]) -> _Loaded:
+        """The facts with the volume tiers of the products sold in bulk (only those are priced by tier: no
+        query when there are none)."""
+        bulk = sorted({f.product.id for f in facts.values() if sells_in_bulk(f.store)})
+        tiers = await CartRepository(session).tiers(bulk) if bulk else {}
+        thumbs = {f.product.id: f.thumb for f in facts.values() if f.thumb}
+        return _Loaded(facts, tiers, thumbs)
 
     async def _facts_for_sale(self, session: AsyncSession, sku_id: int) -> SkuFacts:
         facts = (await CartRepository(session).sku_facts([sku_id])).get(sku_id)
@@ -267,9 +274,7 @@ class CartService:
             warnings=warnings,
         )
 
-    async def _view(self, session: AsyncSession, cart: Cart | None) -> CartView:
-        lines = await CartRepository(session).lines(cart.id) if cart is not None else []
-        loaded = await self._load(session, [line.sku_id for line in lines])
+    async def _view(self, session: AsyncSession, lines: list[CartLine], loaded: _Loaded) -> CartView:
         # lines come newest first: groups and stores appear in the order of their newest line
         groups: dict[str, dict[int, list[CartLineView]]] = {}
         for line in lines:
@@ -315,7 +320,14 @@ class CartService:
 
     async def get_cart(self, session: AsyncSession, actor: Actor, guest_token: str | None) -> CartView:
         """The cart of the user, or of the guest holding ``guest_token`` (empty when there is none)."""
-        return await self._view(session, await self._find(session, actor, guest_token))
+        repo = CartRepository(session)
+        if actor.user_id is not None:
+            rows = await repo.lines_with_facts(user_id=actor.user_id)
+        else:
+            token = valid_guest_token(guest_token)
+            rows = await repo.lines_with_facts(token_hash=hash_secret(token)) if token else []
+        loaded = await self._with_tiers(session, {facts.sku.id: facts for _, facts in rows})
+        return await self._view(session, [line for line, _ in rows], loaded)
 
     async def count_lines(self, session: AsyncSession, actor: Actor | None, guest_token: str | None) -> int:
         """How many variants the cart holds (the header badge), in one query."""
@@ -324,6 +336,14 @@ class CartService:
             return await repo.line_count(user_id=actor.user_id)
         token = valid_guest_token(guest_token)
         return await repo.line_count(token_hash=hash_secret(token)) if token else 0
+
+    def count_lines_query(self, actor: Actor | None, guest_token: str | None) -> Select[Any] | None:
+        """``count_lines`` as a statement, for the header to read along with its other values (None: no cart,
+        0 lines, nothing to ask)."""
+        if actor is not None and actor.user_id is not None:
+            return line_count_query(user_id=actor.user_id)
+        token = valid_guest_token(guest_token)
+        return line_count_query(token_hash=hash_secret(token)) if token else None
 
     async def purge_guest_carts(self, session: AsyncSession, now: datetime, *, limit: int = 500) -> int:
         """Delete up to ``limit`` guest carts unchanged for ``GUEST_CART_DAYS`` (their cookie has expired);

@@ -15,6 +15,7 @@ from souk.catalog.schemas import CategoryCreate, CategoryUpdate
 from souk.kit.text import slugify
 from souk.models import Category
 from souk.search.indexing import index_products
+from souk.search.service import reset_category_cache
 
 
 @dataclass
@@ -109,6 +110,7 @@ class CategoryService:
         )
         session.add(category)
         await session.flush()
+        reset_category_cache()
         return category
 
     async def update(
@@ -151,6 +153,7 @@ class CategoryService:
         if moving:
             category.parent_id = payload.parent_id
         await session.flush()
+        reset_category_cache()
         if renamed or moving:
             ids = _descendants(categories, category.id)
             await index_products(session, await repo.product_ids_in(ids))

@@ -100,19 +100,31 @@ class ProductRepository:
         """The product if the actor is one of its store's people (drafts included)."""
         return await self.session.scalar(self._scoped(actor).where(Product.id == product_id))
 
-    async def readable(self, actor: Actor, product_id: int) -> Product | None:
-        """The product if buyers can see it, or if the actor is one of its store's people."""
+    def _readable(self, actor: Actor, product_id: int) -> Any:
         buyer_visible = and_(
             Product.status == "active",
             Product.store_id.in_(select(Store.id).where(visible_store_condition())),
             exists().where(Sku.product_id == Product.id, Sku.is_active),
         )
-        return await self.session.scalar(
-            select(Product).where(
-                Product.id == product_id,
-                or_(buyer_visible, Product.store_id.in_(store_ids(actor, "store:read"))),
-            )
+        return and_(
+            Product.id == product_id,
+            or_(buyer_visible, Product.store_id.in_(store_ids(actor, "store:read"))),
         )
+
+    async def readable(self, actor: Actor, product_id: int) -> Product | None:
+        """The product if buyers can see it, or if the actor is one of its store's people."""
+        return await self.session.scalar(select(Product).where(self._readable(actor, product_id)))
+
+    async def readable_with_store(self, actor: Actor, product_id: int) -> tuple[Product, Store] | None:
+        """``readable`` with the product's store, in the same statement."""
+        row = (
+            await self.session.execute(
+                select(Product, Store)
+                .join(Store, Store.id == Product.store_id)
+                .where(self._readable(actor, product_id))
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else None
 
     async def store(self, store_id: int) -> Store:
         store = await self.session.get(Store, store_id)
@@ -133,10 +145,12 @@ class ProductRepository:
 
     async def visible_page(
         self, store_id: int | None, category_id: int | None, before_id: int | None, limit: int
-    ) -> list[Product]:
+    ) -> list[tuple[Product, Store]]:
+        """Products buyers can see, newest first, each with its store."""
         stmt = (
-            select(Product)
+            select(Product, Store)
             .join(SearchDocument, SearchDocument.product_id == Product.id)
+            .join(Store, Store.id == Product.store_id)
             .where(SearchDocument.visible.is_(True))
         )
         if store_id is not None:
@@ -145,7 +159,8 @@ class ProductRepository:
             stmt = stmt.where(SearchDocument.category_path.like(f"%/{int(category_id)}/%"))
         if before_id is not None:
             stmt = stmt.where(Product.id < before_id)
-        return list((await self.session.scalars(stmt.order_by(Product.id.desc()).limit(limit))).all())
+        rows = await self.session.execute(stmt.order_by(Product.id.desc()).limit(limit))
+        return [(product, store) for product, store in rows.all()]
 
     async def status_counts(self, store_id: int) -> dict[str, int]:
         rows = await self.session.execute(
@@ -155,14 +170,21 @@ class ProductRepository:
 
     # --- batch details ----------------------------------------------------------------------------------
 
-    async def details(self, products: Sequence[Product]) -> list[ProductView]:
+    async def details(self, products: Sequence[Product], stores: Sequence[Store] = ()) -> list[ProductView]:
+        """Each product with its store (read unless given in ``stores``), SKUs with stock, tiers and
+        images: one statement for each kind, whatever the number of products."""
         if not products:
             return []
         ids = [p.id for p in products]
         store_ids_ = sorted({p.store_id for p in products})
-        stores = {
-            s.id: s for s in (await self.session.scalars(select(Store).where(Store.id.in_(store_ids_)))).all()
-        }
+        known = {s.id: s for s in stores}
+        if set(store_ids_) <= known.keys():
+            stores_by_id = known
+        else:
+            stores_by_id = {
+                s.id: s
+                for s in (await self.session.scalars(select(Store).where(Store.id.in_(store_ids_)))).all()
+            }
         skus: dict[int, list[SkuView]] = {i: [] for i in ids}
         for sku, on_hand, reserved in (
             await self.session.execute(
@@ -189,7 +211,9 @@ class ProductRepository:
             )
         ).all():
             images[image.product_id].append(image)
-        return [ProductView(p, stores[p.store_id], skus[p.id], tiers[p.id], images[p.id]) for p in products]
+        return [
+            ProductView(p, stores_by_id[p.store_id], skus[p.id], tiers[p.id], images[p.id]) for p in products
+        ]
 
     # --- variants, tiers, images ------------------------------------------------------------------------
 

@@ -94,10 +94,11 @@ class CatalogService:
 
     async def get_product(self, session: AsyncSession, actor: Actor, product_id: int) -> ProductView:
         """A product buyers can see, or any product of the actor's own stores (drafts too); else 404."""
-        product = await ProductRepository(session).readable(actor, product_id)
-        if product is None:
+        found = await ProductRepository(session).readable_with_store(actor, product_id)
+        if found is None:
             raise ProductNotFound()
-        return await self._view(session, product)
+        product, store = found
+        return (await ProductRepository(session).details([product], [store]))[0]
 
     async def get_for_seller(self, session: AsyncSession, actor: Actor, product_id: int) -> ProductView:
         """A product of one of the actor's stores (404 otherwise), for the seller centre."""
@@ -119,12 +120,13 @@ class CatalogService:
         """Products buyers can see, newest first; ``category_id`` includes its subcategories."""
         size = clamp_limit(limit)
         repo = ProductRepository(session)
-        products = await repo.visible_page(store_id, category_id, _before_id(cursor), size + 1)
+        rows = await repo.visible_page(store_id, category_id, _before_id(cursor), size + 1)
         next_cursor = None
-        if len(products) > size:
-            products = products[:size]
-            next_cursor = encode_cursor([products[-1].id])
-        return ProductPage(await repo.details(products), next_cursor)
+        if len(rows) > size:
+            rows = rows[:size]
+            next_cursor = encode_cursor([rows[-1][0].id])
+        products = [product for product, _ in rows]
+        return ProductPage(await repo.details(products, [store for _, store in rows]), next_cursor)
 
     async def list_store_products(
         self,
@@ -149,7 +151,7 @@ class CatalogService:
             products = products[:size]
             next_cursor = encode_cursor([products[-1].id])
         counts = await repo.status_counts(store.id)
-        return StoreProductPage(store, await repo.details(products), next_cursor, counts)
+        return StoreProductPage(store, await repo.details(products, [store]), next_cursor, counts)
 
     async def list_skus(self, session: AsyncSession, actor: Actor, product_id: int) -> list[SkuView]:
         return (await self.get_product(session, actor, product_id)).skus

@@ -74,16 +74,23 @@ def _check_card(card: CardIn) -> None:
 
 
 class CheckoutFlow:
-    async def _charge(self, session: AsyncSession, order_id: int, card: CardIn) -> None:
-        """Step 2: the provider charges the card (its own transaction, committed)."""
-        order = await OrderRepository(session).order(order_id, fresh=True)
-        payment = await OrderRepository(session).payment(order.payment_id if order else None)
-        if order is None or payment is None or order.status != "pending_payment":
-            return
-        if payment.status not in ("requires_payment", "failed"):
-            return  # charged already (a resumed flow), or being charged by a concurrent request
+    async def _charge(
+        self, session: AsyncSession, order_id: int, card: CardIn, *, placed_payment_id: int | None = None
+    ) -> None:
+        """Step 2: the provider charges the card (its own transaction, committed). ``placed_payment_id``: the
+        payment of an order this request has just placed (nothing else can have paid or closed it yet, so
+        the order and payment are not read again; ``confirm`` still claims the payment atomically)."""
+        payment_id = placed_payment_id
+        if payment_id is None:
+            order = await OrderRepository(session).order(order_id, fresh=True)
+            payment = await OrderRepository(session).payment(order.payment_id if order else None)
+            if order is None or payment is None or order.status != "pending_payment":
+                return
+            if payment.status not in ("requires_payment", "failed"):
+                return  # charged already (a resumed flow), or being charged by a concurrent request
+            payment_id = payment.id
         try:
-            await payment_service.confirm(session, payment.id, card)
+            await payment_service.confirm(session, payment_id, card)
         except PaymentNotPayable:
             await session.rollback()
             return
@@ -96,7 +103,11 @@ class CheckoutFlow:
 
     async def _settle(self, session: AsyncSession, actor: Actor, order_id: int) -> OrderRead:
         """Step 3: record the result (the caller commits)."""
-        await checkout_service.settle(session, order_id)
+        status, order, payment = await checkout_service.settle_order(session, order_id)
+        if order is not None and status not in ("succeeded", "failed", "missing"):
+            # nothing changed the order since settle read it (fresh); every caller got the order id through a
+            # statement scoped to the buyer (placed now, found by the buyer's token, or payable by them)
+            return await order_service.read_for_buyer(session, order, payment)
         read: OrderRead = await order_service.get_for_buyer(session, actor, order_id)
         return read
 
@@ -115,6 +126,7 @@ class CheckoutFlow:
             return _with_location(claim.to_response(), claim.body)
         token = f"api:{req.key}"
         order = await checkout_service.order_by_token(session, actor, token) if claim.resumed else None
+        placed_payment_id: int | None = None  # set when this request places the order
         if order is None:
             step = await session.begin_nested()
             try:
@@ -126,9 +138,10 @@ class CheckoutFlow:
                 await step.rollback()
                 return (await store_error(session, claim, error)).to_response()
             await step.commit()
+            placed_payment_id = order.payment_id
         order_id = order.id
         await session.commit()  # step 1 done: the key is held (in progress) with the order
-        await self._charge(session, order_id, payload.card)
+        await self._charge(session, order_id, payload.card, placed_payment_id=placed_payment_id)
         read = await self._settle(session, actor, order_id)
         stored = await complete_key(session, claim, 201, read)
         return _with_location(stored.to_response(), stored.body)
@@ -168,9 +181,10 @@ class CheckoutFlow:
         nonce = (form_token or "").partition(".")[0]
         order = await checkout_service.place(session, actor, payload, token=f"form:{nonce}")
         order_id = order.id
+        placed_payment_id = order.payment_id
         await record_form_result(session, submission, f"/orders/{order_id}")
         await session.commit()
-        await self._charge(session, order_id, payload.card)
+        await self._charge(session, order_id, payload.card, placed_payment_id=placed_payment_id)
         read = await self._settle(session, actor, order_id)
         payment = read.payment
         return FormOutcome(

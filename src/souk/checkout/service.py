@@ -22,13 +22,13 @@ from souk.authz import require_user, require_writer, store_ids
 from souk.cart.schemas import CartCurrencyGroup, CartStoreGroup
 from souk.cart.service import cart_service
 from souk.checkout.errors import InsufficientStockAtCheckout, NothingToCheckOut, PriceChanged
+from souk.checkout.repository import PlacingRepository, order_with_payment
 from souk.checkout.schemas import CheckoutCreate, CheckoutPreview, MethodQuote, StoreQuote
 from souk.errors import Invalid, invalid_field
 from souk.inventory.service import inventory_service
 from souk.kit.clock import utcnow
 from souk.kit.money import Money
-from souk.models import Address, Order, OrderLine, SellerOrder, ShippingMethod
-from souk.models.order import NUMBER_OFFSET
+from souk.models import Address, Order, Payment, ShippingMethod
 from souk.order.repository import OrderRepository
 from souk.order.service import order_service
 from souk.payment.service import payment_service
@@ -139,13 +139,14 @@ class CheckoutService:
             if store_id not in {s.store_id for s in stores}:
                 problems[f"shipping.{store_id}"] = "this store has nothing in this checkout"
         methods: dict[int, ShippingMethod] = {}
+        asked = [s.store_id for s in stores if s.store_id in chosen]
+        offered_by = await shipping_service.methods_for_stores(session, asked) if asked else {}
         for store in stores:
             method_id = chosen.get(store.store_id)
             if method_id is None:
                 problems[f"shipping.{store.store_id}"] = f"choose how {store.store_name} ships your order"
                 continue
-            offered = await shipping_service.methods_for_store(session, store.store_id)
-            method = next((m for m in offered if m.id == method_id), None)
+            method = next((m for m in offered_by[store.store_id] if m.id == method_id), None)
             if method is None or method.currency != payload.currency:
                 problems[f"shipping.{store.store_id}"] = (
                     f"choose one of {store.store_name}'s shipping methods"
@@ -205,71 +206,80 @@ class CheckoutService:
         )
         session.add(order)
         await session.flush()
-        repo = OrderRepository(session)
+        placing = PlacingRepository(session)
+        seller_orders = [
+            {
+                "order_id": order.id,
+                "store_id": store.store_id,
+                "buyer_id": user_id,
+                "status": "pending_payment",
+                "currency": currency,
+                "items_amount": items,
+                "shipping_amount": ship,
+                "total_amount": items + ship,
+                "trade_model": store.trade_model,
+                "commission_bps": policy.commission_bps,
+                "ship_by_days": policy.ship_by_days,
+                "auto_confirm_days": policy.auto_confirm_after(method.kind).days,
+                "receipt_extension_days": policy.receipt_extension_days,
+                "receipt_extension_window_days": policy.receipt_extension_window_days,
+                "receipt_extensions_allowed": policy.receipt_extensions_allowed,
+                "policy_snapshot": policy.snapshot(),
+                "shipping_method_id": method.id,
+                "shipping_method_name": method.name,
+                "shipping_kind": method.kind,
+                "shipping_price_amount": method.price_amount,
+                "shipping_free_over_amount": method.free_over_amount,
+                "pay_by": now + policy.unpaid_close,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for store, method, items, ship, policy in plans
+        ]
+        so_ids = await placing.insert_seller_orders(order.id, seller_orders)
+        lines: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         reservations: list[tuple[int, int, str, str]] = []
-        for store, method, items, ship, policy in plans:
-            so = SellerOrder(
-                order_id=order.id,
-                store_id=store.store_id,
-                buyer_id=user_id,
-                status="pending_payment",
-                currency=currency,
-                items_amount=items,
-                shipping_amount=ship,
-                total_amount=items + ship,
-                trade_model=store.trade_model,
-                commission_bps=policy.commission_bps,
-                ship_by_days=policy.ship_by_days,
-                auto_confirm_days=policy.auto_confirm_after(method.kind).days,
-                receipt_extension_days=policy.receipt_extension_days,
-                receipt_extension_window_days=policy.receipt_extension_window_days,
-                receipt_extensions_allowed=policy.receipt_extensions_allowed,
-                policy_snapshot=policy.snapshot(),
-                shipping_method_id=method.id,
-                shipping_method_name=method.name,
-                shipping_kind=method.kind,
-                shipping_price_amount=method.price_amount,
-                shipping_free_over_amount=method.free_over_amount,
-                pay_by=now + policy.unpaid_close,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(so)
-            await session.flush()
-            so.number = f"SO-{so.id + NUMBER_OFFSET}"
+        for store, _method, items, ship, _policy in plans:
+            so_id = so_ids[store.store_id]
             for line in _purchasable(store):
-                session.add(
-                    OrderLine(
-                        seller_order_id=so.id,
-                        sku_id=line.sku_id,
-                        product_id=line.product_id,
-                        is_sample=line.is_sample,
-                        title=line.title[:200],
-                        sku_code=line.sku_code,
-                        options=dict(line.options),
-                        unit_price_amount=line.unit_price_amount,
-                        quantity=line.quantity,
-                        line_total_amount=line.line_total_amount,
-                        currency=currency,
-                    )
+                lines.append(
+                    {
+                        "seller_order_id": so_id,
+                        "sku_id": line.sku_id,
+                        "product_id": line.product_id,
+                        "is_sample": line.is_sample,
+                        "title": line.title[:200],
+                        "sku_code": line.sku_code,
+                        "options": dict(line.options),
+                        "unit_price_amount": line.unit_price_amount,
+                        "quantity": line.quantity,
+                        "line_total_amount": line.line_total_amount,
+                        "currency": currency,
+                    }
                 )
                 reservations.append((line.sku_id, line.quantity, line.sku_code, line.title))
-            repo.add_event(
-                so.id,
-                "placed",
-                actor_id=user_id,
-                actor_role="buyer",
-                at=now,
-                data={"total_amount": so.total_amount},
+            events.append(
+                {
+                    "seller_order_id": so_id,
+                    "kind": "placed",
+                    "actor_id": user_id,
+                    "actor_role": "buyer",
+                    "data": {"total_amount": items + ship},
+                    "created_at": now,
+                }
             )
-        await session.flush()
-        for sku_id, quantity, code, title in sorted(reservations):
-            if not await inventory_service.reserve(
-                session, sku_id, quantity, reason=f"order {order.number}", actor_id=user_id
-            ):
-                raise InsufficientStockAtCheckout(
-                    sku_id=sku_id, sku_code=code, title=title, quantity=quantity
-                )
+        await placing.insert_lines(lines)
+        await placing.insert_events(events)
+        lacking = await inventory_service.reserve_all(
+            session,
+            [(sku_id, quantity) for sku_id, quantity, _, _ in reservations],
+            reason=f"order {order.number}",
+            actor_id=user_id,
+        )
+        if lacking is not None:
+            sku_id, quantity, code, title = next(r for r in sorted(reservations) if r[:2] == lacking)
+            raise InsufficientStockAtCheckout(sku_id=sku_id, sku_code=code, title=title, quantity=quantity)
         payment = await payment_service.create(
             session,
             amount=Money(total, currency),
@@ -292,17 +302,25 @@ class CheckoutService:
         """Record the payment's result on the order: paid (the same work the provider's webhook triggers,
         done once whichever comes first) or declined (the reason goes on the timeline; the order keeps waiting
         until ``pay_by``). Returns the payment's status."""
-        order = await OrderRepository(session).order(order_id, fresh=True)
-        if order is None:
-            return "missing"
-        payment = await OrderRepository(session).payment(order.payment_id)
+        status, _, _ = await self.settle_order(session, order_id)
+        return status
+
+    async def settle_order(
+        self, session: AsyncSession, order_id: int
+    ) -> tuple[str, Order | None, Payment | None]:
+        """``settle``, also giving the order and payment it read; they are still current unless the status
+        is ``succeeded`` or ``failed`` (then the order was changed: read it again)."""
+        found = await order_with_payment(session, order_id)
+        if found is None:
+            return "missing", None, None
+        order, payment = found
         if payment is None:
-            return "missing"
+            return "missing", order, None
         if payment.status == "succeeded":
             await order_service.mark_paid(session, payment)
         elif payment.status == "failed":
             await order_service.record_payment_failure(session, order.id, payment)
-        return payment.status
+        return payment.status, order, payment
 
 
 checkout_service = CheckoutService()

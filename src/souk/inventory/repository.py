@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,6 +95,19 @@ class StockRepository:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
+    async def reserve_returning(self, sku_id: int, qty: int) -> int | None:
+        """``reserve`` that also reads the SKU's on-hand level in the same statement (``RETURNING``, on SQLite
+        and PostgreSQL): the level, or None when fewer than ``qty`` units were available."""
+        result = await self.session.execute(
+            update(Stock)
+            .where(Stock.sku_id == sku_id, Stock.on_hand - Stock.reserved >= qty)
+            .values(reserved=Stock.reserved + qty)
+            .returning(Stock.on_hand)
+            .execution_options(synchronize_session="evaluate")
+        )
+        row = result.first()
+        return int(row[0]) if row is not None else None
+
     async def release(self, sku_id: int, qty: int) -> bool:
         """Give back ``qty`` reserved units; True when that many were reserved."""
         result = await self.session.execute(
@@ -123,6 +137,26 @@ class StockRepository:
         )
         self.session.add(movement)
         return movement
+
+    async def insert_movements(self, rows: Sequence[tuple[int, str, int, int, str, int | None]]) -> None:
+        """``add_movement`` for several (sku_id, kind, delta, on_hand_after, reason, actor_id) in one INSERT."""
+        if not rows:
+            return
+        await self.session.execute(
+            insert(cast(Table, StockMovement.__table__)).values(
+                [
+                    {
+                        "sku_id": sku_id,
+                        "kind": kind,
+                        "delta": delta,
+                        "on_hand_after": on_hand_after,
+                        "reason": reason[:200],
+                        "actor_id": actor_id,
+                    }
+                    for sku_id, kind, delta, on_hand_after, reason, actor_id in rows
+                ]
+            )
+        )
 
     # --- reads ----------------------------------------------------------------------------------------
 

@@ -177,6 +177,31 @@ class InventoryService:
         await session.flush()
         return True
 
+    async def reserve_all(
+        self,
+        session: AsyncSession,
+        items: Sequence[tuple[int, int]],
+        *,
+        reason: str = "reserved for an order",
+        actor_id: int | None = None,
+    ) -> tuple[int, int] | None:
+        """``reserve`` for several (sku_id, qty), in SKU id order, with one statement per SKU (the conditional
+        update reads back the level) and the movements written in one INSERT. Stops at the first item short of
+        stock and returns it (the caller rolls back what was reserved before it); None when all are held."""
+        repo = StockRepository(session)
+        held: list[tuple[int, int, int]] = []
+        for sku_id, qty in sorted(items):
+            if qty <= 0:
+                raise invalid_field("quantity", "must be at least 1")
+            on_hand = await repo.reserve_returning(sku_id, qty)
+            if on_hand is None:
+                return sku_id, qty
+            held.append((sku_id, qty, on_hand))
+        await repo.insert_movements(
+            [(sku_id, "reservation", qty, on_hand, reason, actor_id) for sku_id, qty, on_hand in held]
+        )
+        return None
+
     async def release(
         self,
         session: AsyncSession,

@@ -17,7 +17,7 @@ from souk.errors import invalid_field
 from souk.kit.clock import utcnow
 from souk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from souk.messaging.service import messaging_service
-from souk.models import Conversation, Order, SellerOrder, Store
+from souk.models import Conversation, Order, Payment, SellerOrder, Store
 from souk.order.errors import OrderNotFound, SellerOrderNotFound
 from souk.order.repository import OrderRepository
 from souk.order.schemas import OrderRead, SellerOrderRead, StoreOrderRead
@@ -116,6 +116,13 @@ class OrderQueries:
         (``OrderRead``); another buyer's order is 404."""
         order = await self._buyer_order(session, actor, order_id)
         return await self._order_read(session, order, timeline=True)
+
+    async def read_for_buyer(self, session: AsyncSession, order: Order, payment: Payment | None) -> OrderRead:
+        """``get_for_buyer`` for an order and its payment that the caller has just read in this transaction
+        through a statement scoped to the buyer (the checkout flow's own order): they are not read again."""
+        repo = OrderRepository(session)
+        bundles = await repo.bundles(await repo.seller_orders_of([order.id]), timeline=True)
+        return order_read(order, payment, bundles, utcnow())
 
     async def _order_read(self, session: AsyncSession, order: Order, *, timeline: bool) -> OrderRead:
         repo = OrderRepository(session)

@@ -286,26 +286,18 @@ class OrderRepository:
             bundles[shipment.seller_order_id].shipment = shipment
             by_shipment[shipment.id] = bundles[shipment.seller_order_id]
         if timeline:
-            events = await self.session.scalars(
-                select(OrderEvent)
+            # each event with the name of who did it, in one statement
+            events = await self.session.execute(
+                select(OrderEvent, User.display_name)
+                .outerjoin(User, User.id == OrderEvent.actor_id)
                 .where(OrderEvent.seller_order_id.in_(ids))
                 .order_by(OrderEvent.seller_order_id, OrderEvent.created_at, OrderEvent.id)
             )
-            actor_ids: set[int] = set()
-            for event in events.all():
-                bundles[event.seller_order_id].events.append(event)
-                if event.actor_id is not None:
-                    actor_ids.add(event.actor_id)
             names: dict[int, str] = {}
-            if actor_ids:
-                names = {
-                    uid: name
-                    for uid, name in (
-                        await self.session.execute(
-                            select(User.id, User.display_name).where(User.id.in_(actor_ids))
-                        )
-                    ).all()
-                }
+            for event, name in events.all():
+                bundles[event.seller_order_id].events.append(event)
+                if event.actor_id is not None and name is not None:
+                    names[event.actor_id] = name
             for bundle in bundles.values():
                 bundle.actor_names = names
             if by_shipment:

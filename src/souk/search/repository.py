@@ -2,8 +2,8 @@
 
 Every statement reads ``search_documents`` (only ``visible`` rows) through the same conditions
 (``SearchSpec.conditions``) and, when there is query text, the database's full-text match
-(``souk.search.backends.TextSearch``). A search costs one statement for the ids, one for the cards and one per
-facet group; there is no per-result query.
+(``souk.search.backends.TextSearch``). A search costs one statement for its page of results (ids, sort keys and
+card data) and one for all its facet counts; there is no per-result query.
 """
 
 from __future__ import annotations
@@ -12,7 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Row, SQLColumnExpression, and_, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    SQLColumnExpression,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.models import Category, Product, ProductImage, SearchDocument, Store
@@ -88,7 +103,18 @@ def _after(keys: list[tuple[SQLColumnExpression[Any], bool]], values: Sequence[A
     return or_(*alternatives) if alternatives else false()
 
 
-async def ranked_ids(
+def _thumb() -> Any:
+    """The thumbnail of the product's first image (a correlated scalar subquery)."""
+    return (
+        select(ProductImage.thumb_path)
+        .where(ProductImage.product_id == Product.id)
+        .order_by(ProductImage.position, ProductImage.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+async def ranked_cards(
     session: AsyncSession,
     spec: SearchSpec,
     sort: SortName,
@@ -96,85 +122,98 @@ async def ranked_ids(
     limit: int,
     offset: int = 0,
     after: Sequence[Any] | None = None,
-) -> list[tuple[Any, ...]]:
-    """The ids of one page of results, each with the values of its sort keys (the product id last)."""
+) -> list[tuple[tuple[Any, ...], AnyRow]]:
+    """One page of results in one statement: for each, the values of its sort keys (the product id last, for
+    a cursor) and the row with its card data (id, title, slug, moq, created_at, store_id, store_name,
+    store_slug, trade_model, min/max_price_amount, currency, thumb_path)."""
     keys = sort_keys(spec, sort)
-    stmt = spec.base(*(expr for expr, _ in keys))
+    cards = (
+        Product.id.label("id"),
+        Product.title.label("title"),
+        Product.slug.label("slug"),
+        Product.moq.label("moq"),
+        Product.created_at.label("created_at"),
+        Store.id.label("store_id"),
+        Store.name.label("store_name"),
+        Store.slug.label("store_slug"),
+        Doc.trade_model.label("trade_model"),
+        Doc.min_price_amount.label("min_price_amount"),
+        Doc.max_price_amount.label("max_price_amount"),
+        Doc.currency.label("currency"),
+        _thumb().label("thumb_path"),
+    )
+    stmt = (
+        spec.base(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)), *cards)
+        .join(Product, Product.id == Doc.product_id)
+        .join(Store, Store.id == Product.store_id)
+    )
     if after is not None:
         stmt = stmt.where(_after(keys, after))
     stmt = stmt.order_by(*(expr.desc() if descending else expr.asc() for expr, descending in keys))
     stmt = stmt.limit(limit).offset(offset or None)
-    return [tuple(row) for row in (await session.execute(stmt)).all()]
+    n = len(keys)
+    return [(tuple(row[:n]), row) for row in (await session.execute(stmt)).all()]
 
 
 async def count(session: AsyncSession, spec: SearchSpec) -> int:
     return int(await session.scalar(spec.base(func.count())) or 0)
 
 
-async def cards(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, AnyRow]:
-    """Card data of these products by id (in no particular order)."""
-    if not product_ids:
-        return {}
-    thumb = (
-        select(ProductImage.thumb_path)
-        .where(ProductImage.product_id == Product.id)
-        .order_by(ProductImage.position, ProductImage.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(
-            Product.id,
-            Product.title,
-            Product.slug,
-            Product.moq,
-            Product.created_at,
-            Store.id.label("store_id"),
-            Store.name.label("store_name"),
-            Store.slug.label("store_slug"),
-            Doc.trade_model,
-            Doc.min_price_amount,
-            Doc.max_price_amount,
-            Doc.currency,
-            thumb.label("thumb_path"),
-        )
-        .join(Doc, Doc.product_id == Product.id)
-        .join(Store, Store.id == Product.store_id)
-        .where(Product.id.in_(list(product_ids)))
-    )
-    return {row.id: row for row in rows}
+@dataclass
+class FacetCounts:
+    """The facet counts of a whole result: (category path, n), (trade model, n), (currency, n) and the
+    stores with most results (store id, name, n), most first."""
+
+    category_paths: list[tuple[str, int]]
+    trade_models: list[tuple[str, int]]
+    currencies: list[tuple[str, int]]
+    stores: list[tuple[int, str, int]]
 
 
-async def facet_category_paths(session: AsyncSession, spec: SearchSpec) -> list[tuple[str, int]]:
-    """(category path, number of results) for every category path in the results."""
-    stmt = spec.base(Doc.category_path, func.count()).group_by(Doc.category_path)
-    return [(path, int(n)) for path, n in (await session.execute(stmt)).all()]
-
-
-async def facet_trade_models(session: AsyncSession, spec: SearchSpec) -> list[tuple[str, int]]:
-    stmt = spec.base(Doc.trade_model, func.count()).group_by(Doc.trade_model)
-    return [(model, int(n)) for model, n in (await session.execute(stmt)).all()]
-
-
-async def facet_currencies(session: AsyncSession, spec: SearchSpec) -> list[tuple[str, int]]:
+async def facets(session: AsyncSession, spec: SearchSpec, store_limit: int = 10) -> FacetCounts:
+    """Every facet group's counts in one statement (a UNION ALL of one grouped query per group; on SQLite
+    the full-text matches are computed once for all of them)."""
     n = func.count().label("n")
-    stmt = spec.base(Doc.currency, n).group_by(Doc.currency).order_by(n.desc(), Doc.currency)
-    return [(currency, int(count)) for currency, count in (await session.execute(stmt)).all()]
+    no_name = cast(null(), String).label("name")
 
+    def grouped(kind: str, column: Any) -> Any:
+        return spec.base(
+            literal_column(f"'{kind}'").label("kind"), column.label("value"), no_name, n
+        ).group_by(column)
 
-async def facet_stores(
-    session: AsyncSession, spec: SearchSpec, limit: int = 10
-) -> list[tuple[int, str, int]]:
-    """(store id, name, number of results) for the stores with most results."""
-    n = func.count().label("n")
-    stmt = (
-        spec.base(Doc.store_id, Store.name, n)
+    top_stores = (
+        spec.base(Doc.store_id.label("store_id"), Store.name.label("name"), n)
         .join(Store, Store.id == Doc.store_id)
         .group_by(Doc.store_id, Store.name)
         .order_by(n.desc(), Store.name, Doc.store_id)
-        .limit(limit)
+        .limit(store_limit)
+        .subquery("top_stores")
     )
-    return [(sid, name, int(count)) for sid, name, count in (await session.execute(stmt)).all()]
+    stores = select(
+        literal_column("'s'").label("kind"),
+        cast(top_stores.c.store_id, String).label("value"),
+        top_stores.c.name,
+        top_stores.c.n,
+    )
+    stmt = union_all(
+        grouped("c", Doc.category_path),
+        grouped("t", Doc.trade_model),
+        grouped("$", Doc.currency),
+        stores,
+    )
+    out = FacetCounts([], [], [], [])
+    for kind, value, name, count_ in (await session.execute(stmt)).all():
+        if kind == "c":
+            out.category_paths.append((str(value), int(count_)))
+        elif kind == "t":
+            out.trade_models.append((str(value), int(count_)))
+        elif kind == "$":
+            out.currencies.append((str(value), int(count_)))
+        else:
+            out.stores.append((int(value), str(name), int(count_)))
+    out.currencies.sort(key=lambda c: (-c[1], c[0]))
+    out.stores.sort(key=lambda s: (-s[2], s[1], s[0]))
+    return out
 
 
 async def categories(session: AsyncSession) -> list[AnyRow]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,19 @@ from souk.search.schemas import (
 PER_PAGE = 24
 MAX_PAGE = 10_000
 STORE_FACET_SIZE = 10
+# how long a process keeps the category tree (see ``SearchService.categories``)
+CATEGORY_CACHE_SECONDS = 60.0
+# database (engine URL) -> (when read, the tree)
+_CATEGORY_CACHE: dict[str, tuple[float, CategoryIndex]] = {}
+
+
+def reset_category_cache() -> None:
+    """Forget the kept category tree (after a category changes; between tests)."""
+    _CATEGORY_CACHE.clear()
+
+
+def _database_key(session: AsyncSession) -> str:
+    return str(session.get_bind().engine.url)
 
 
 @dataclass(frozen=True)
@@ -169,46 +184,57 @@ class SearchService:
 
     # --- reading ------------------------------------------------------------------------------------
 
-    async def _cards(self, session: AsyncSession, ids: list[int]) -> list[ProductCard]:
-        rows = await repository.cards(session, ids)
-        items: list[ProductCard] = []
-        for pid in ids:
-            row = rows.get(pid)
-            if row is None:
-                continue
-            items.append(
-                ProductCard(
-                    id=row.id,
-                    title=row.title,
-                    slug=row.slug,
-                    store_id=row.store_id,
-                    store_name=row.store_name,
-                    store_slug=row.store_slug,
-                    trade_model=row.trade_model,
-                    min_price_amount=row.min_price_amount,
-                    max_price_amount=row.max_price_amount,
-                    currency=row.currency,
-                    moq=row.moq,
-                    thumb=f"/media/{row.thumb_path}" if row.thumb_path else None,
-                    created_at=row.created_at,
-                )
-            )
-        return items
+    @staticmethod
+    def _card(row: Any) -> ProductCard:
+        return ProductCard(
+            id=row.id,
+            title=row.title,
+            slug=row.slug,
+            store_id=row.store_id,
+            store_name=row.store_name,
+            store_slug=row.store_slug,
+            trade_model=row.trade_model,
+            min_price_amount=row.min_price_amount,
+            max_price_amount=row.max_price_amount,
+            currency=row.currency,
+            moq=row.moq,
+            thumb=f"/media/{row.thumb_path}" if row.thumb_path else None,
+            created_at=row.created_at,
+        )
 
-    async def categories(self, session: AsyncSession) -> CategoryIndex:
-        return CategoryIndex.of(await repository.categories(session))
+    async def categories(
+        self, session: AsyncSession, *, ids: Iterable[int] = (), slug: str | None = None
+    ) -> CategoryIndex:
+        """Every category. The tree changes rarely: it is kept per process and database for
+        ``CATEGORY_CACHE_SECONDS`` (forgotten at once when this process changes a category), and read again
+        when it lacks one of ``ids`` or ``slug`` (a category added since)."""
+        key = _database_key(session)
+        cached = _CATEGORY_CACHE.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] <= CATEGORY_CACHE_SECONDS:
+            index = cached[1]
+            if all(i in index.by_id for i in ids) and (slug is None or index.by_slug(slug) is not None):
+                return index
+        index = CategoryIndex.of(await repository.categories(session))
+        _CATEGORY_CACHE[key] = (now, index)
+        return index
 
     async def _facets(
         self, session: AsyncSession, spec: SearchSpec, categories: CategoryIndex | None = None
     ) -> Facets:
-        categories = categories or await self.categories(session)
+        counts = await repository.facets(session, spec, STORE_FACET_SIZE)
         chosen = spec.filters.category
+        paths: list[tuple[list[int], int]] = []
+        for path, n in counts.category_paths:
+            ids = [int(part) for part in path.strip("/").split("/") if part.isdigit()]
+            if ids:
+                paths.append((ids, n))
+        seen = {i for ids, _ in paths for i in ids}
+        if categories is None or not seen <= categories.by_id.keys():
+            categories = await self.categories(session, ids=seen)
         top: dict[int, int] = {}
         below: dict[int, int] = {}
-        for path, n in await repository.facet_category_paths(session, spec):
-            ids = [int(part) for part in path.strip("/").split("/") if part.isdigit()]
-            if not ids:
-                continue
+        for ids, n in paths:
             top[ids[0]] = top.get(ids[0], 0) + n
             if chosen is not None and chosen in ids:
                 at = ids.index(chosen)
@@ -222,20 +248,14 @@ class SearchService:
         if chosen is not None:
             category += category_values(below, categories.children.get(chosen, []))
 
-        models = dict(await repository.facet_trade_models(session, spec))
+        models = dict(counts.trade_models)
         trade_model = [
             FacetValue(id=model, name=name, count=models[model])
             for model, name in TRADE_MODEL_NAMES.items()
             if models.get(model)
         ]
-        store = [
-            FacetValue(id=sid, name=name, count=n)
-            for sid, name, n in await repository.facet_stores(session, spec, STORE_FACET_SIZE)
-        ]
-        currency = [
-            FacetValue(id=code, name=code, count=n)
-            for code, n in await repository.facet_currencies(session, spec)
-        ]
+        store = [FacetValue(id=sid, name=name, count=n) for sid, name, n in counts.stores]
+        currency = [FacetValue(id=code, name=code, count=n) for code, n in counts.currencies]
         return Facets(category=category, trade_model=trade_model, store=store, currency=currency)
 
     async def search(
@@ -252,13 +272,13 @@ class SearchService:
         spec = self._checked(session, filters)
         sort = self._sort(spec)
         after = self._decode(spec, sort, cursor)
-        rows = await repository.ranked_ids(session, spec, sort, limit=size + 1, after=after)
+        rows = await repository.ranked_cards(session, spec, sort, limit=size + 1, after=after)
         more = len(rows) > size
         rows = rows[:size]
-        items = await self._cards(session, [row[-1] for row in rows])
+        items = [self._card(card) for _, card in rows]
         facets = await self._facets(session, spec)
         total = sum(v.count for v in facets.trade_model)
-        next_cursor = self._encode(spec, sort, rows[-1]) if more and rows else None
+        next_cursor = self._encode(spec, sort, rows[-1][0]) if more and rows else None
         return SearchResult(items=items, next_cursor=next_cursor, total=total, facets=facets)
 
     async def search_page(
@@ -283,8 +303,10 @@ class SearchService:
             total = await repository.count(session, spec)
         pages = max(1, -(-total // per_page))
         page = min(max(1, page), pages, MAX_PAGE)
-        rows = await repository.ranked_ids(session, spec, sort, limit=per_page, offset=(page - 1) * per_page)
-        items = await self._cards(session, [row[-1] for row in rows])
+        rows = await repository.ranked_cards(
+            session, spec, sort, limit=per_page, offset=(page - 1) * per_page
+        )
+        items = [self._card(card) for _, card in rows]
         return SearchPage(
             items=items, total=total, page=page, pages=pages, per_page=per_page, sort=sort, facets=facets
         )
@@ -292,8 +314,8 @@ class SearchService:
     async def newest(self, session: AsyncSession, actor: Actor, limit: int = PER_PAGE) -> list[ProductCard]:
         """The newest visible products (for the home page)."""
         spec = self._checked(session, SearchFilters(sort="newest"))
-        rows = await repository.ranked_ids(session, spec, "newest", limit=limit)
-        return await self._cards(session, [row[-1] for row in rows])
+        rows = await repository.ranked_cards(session, spec, "newest", limit=limit)
+        return [self._card(card) for _, card in rows]
 
 
 search_service = SearchService()

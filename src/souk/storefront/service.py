@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.errors import NotFound
 from souk.models import Product, Store
+from souk.review.schemas import ReviewRead
 from souk.review.service import review_service
 from souk.search.schemas import SearchFilters
 from souk.search.service import CategoryIndex, CategoryRef, search_service
@@ -191,14 +192,16 @@ async def _reviews(
     total = summary.histogram.get(rating, 0) if rating is not None else summary.count
     pages = max(1, -(-total // REVIEWS_PAGE_SIZE))
     page = min(max(page, 1), pages)
-    items, _ = await review_service.page(
-        session,
-        product_id=product_id,
-        store_id=store_id,
-        rating=rating,
-        page=page,
-        per_page=REVIEWS_PAGE_SIZE,
-    )
+    items: list[ReviewRead] = []
+    if total:  # the summary already says there is nothing to read
+        items, _ = await review_service.page(
+            session,
+            product_id=product_id,
+            store_id=store_id,
+            rating=rating,
+            page=page,
+            per_page=REVIEWS_PAGE_SIZE,
+        )
     return ReviewsView(summary=summary, items=items, rating=rating, page=page, pages=pages, total=total)
 
 
@@ -227,7 +230,9 @@ class StorefrontService:
         category_slug: str | None = None,
     ) -> Listing:
         """A search page; ``category_slug`` (a /c/<slug> page) chooses the category (404 when unknown)."""
-        categories: CategoryIndex = await search_service.categories(session)
+        categories: CategoryIndex = await search_service.categories(
+            session, ids=[filters.category] if filters.category else [], slug=category_slug
+        )
         if category_slug is not None:
             ref = categories.by_slug(category_slug)
             if ref is None:
@@ -321,7 +326,7 @@ class StorefrontService:
             )
             for i in image_rows
         ]
-        categories = await search_service.categories(session)
+        categories = await search_service.categories(session, ids=[product.category_id])
         return ProductView(
             id=product.id,
             title=product.title,

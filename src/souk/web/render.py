@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
@@ -337,17 +337,26 @@ async def form_error(
 _NAV_CACHE: dict[str, Any] = {"at": 0.0, "categories": []}
 
 # Header badges ("cart", "messages", "notifications"): each domain registers a counter
-# ``async def count(session, actor, request) -> int`` from its web module; load_nav calls them.
+# ``async def count(session, actor, request) -> int`` from its web module; load_nav calls them. A counter may
+# also give ``column(actor, request)``: a scalar SQL expression of the count (None: 0 without a query), which
+# load_nav reads in the same statement as the header's other values instead of calling the counter.
 NavCounter = Callable[[AsyncSession, Any, Request], Awaitable[int]]
+NavColumn = Callable[[Any, Request], ColumnElement[int] | None]
 NAV_COUNTERS: dict[str, NavCounter] = {}
+NAV_COLUMNS: dict[str, NavColumn] = {}
 
 
-def register_nav_counter(name: str, counter: NavCounter) -> None:
+def register_nav_counter(name: str, counter: NavCounter, *, column: NavColumn | None = None) -> None:
     NAV_COUNTERS[name] = counter
+    if column is not None:
+        NAV_COLUMNS[name] = column
+    else:
+        NAV_COLUMNS.pop(name, None)
 
 
 async def load_nav(request: Request, session: AsyncSession) -> None:
-    """Top categories (cached for a minute per process) and what the header shows for this actor."""
+    """Top categories (cached for a minute per process) and what the header shows for this actor: whether
+    they have a store and the counters that have a SQL form, in one statement; then the other counters."""
     from souk.authz import store_ids
     from souk.models import Category
 
@@ -361,12 +370,34 @@ async def load_nav(request: Request, session: AsyncSession) -> None:
         _NAV_CACHE["categories"] = [{"id": r.id, "name": r.name, "slug": r.slug} for r in rows]
         _NAV_CACHE["at"] = now
     actor = getattr(request.state, "actor", None)
-    has_store = False
+    columns: dict[str, ColumnElement[Any]] = {}
     if actor is not None and actor.user_id is not None:
-        has_store = (await session.scalar(store_ids(actor, "store:read").limit(1))) is not None
-    counts = {name: await counter(session, actor, request) for name, counter in NAV_COUNTERS.items()}
+        columns["has_store"] = store_ids(actor, "store:read").exists()
+    counts: dict[str, int] = {}
+    for name, column in NAV_COLUMNS.items():
+        expression = column(actor, request)
+        if expression is None:
+            counts[name] = 0
+        else:
+            columns[f"count_{name}"] = expression
+    values: dict[str, Any] = {}
+    if columns:
+        row = (await session.execute(select(*(c.label(k) for k, c in columns.items())))).one()
+        values = dict(row._mapping)
+    for name in NAV_COLUMNS:
+        if f"count_{name}" in values:
+            counts[name] = int(values[f"count_{name}"] or 0)
+    for name, counter in NAV_COUNTERS.items():
+        if name not in NAV_COLUMNS:
+            counts[name] = await counter(session, actor, request)
+    counts = {name: counts[name] for name in NAV_COUNTERS}  # in the order the counters were registered
+    has_store = bool(values.get("has_store", False))
     request.state.nav = {"categories": _NAV_CACHE["categories"], "has_store": has_store, "counts": counts}
 
 
 def reset_nav_cache() -> None:
+    """Forget the per-process caches of pages (the header's categories, the category tree)."""
+    from souk.search.service import reset_category_cache
+
     _NAV_CACHE["at"] = 0.0
+    reset_category_cache()

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.auth.actor import Actor
@@ -71,7 +72,12 @@ async def _count(session: AsyncSession, actor: Actor | None, request: Request) -
     return await cart_service.count_lines(session, actor, guest_token(request))
 
 
-register_nav_counter("cart", _count)
+def _count_column(actor: Actor | None, request: Request) -> ColumnElement[int] | None:
+    query = cart_service.count_lines_query(actor, guest_token(request))
+    return query.scalar_subquery() if query is not None else None
+
+
+register_nav_counter("cart", _count, column=_count_column)
 
 
 def _number(text: str) -> int | str:

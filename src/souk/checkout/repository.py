@@ -1,0 +1,60 @@
+"""The checkout's own SQL. The writes of placing an order that go in batches: every seller order of the checkout in one INSERT, their
+numbers in one UPDATE, all their lines in one INSERT and their "placed" events in one INSERT, however many
+stores and lines the cart has. No rules, no commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from typing import cast as typed
+
+from sqlalchemy import String, Table, cast, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from souk.models import Order, OrderEvent, OrderLine, Payment, SellerOrder
+from souk.models.order import NUMBER_OFFSET
+
+
+def _table(model: type[Any]) -> Table:
+    return typed(Table, model.__table__)
+
+
+async def order_with_payment(session: AsyncSession, order_id: int) -> tuple[Order, Payment | None] | None:
+    """The order and its payment, read fresh (not from the session's identity map), in one statement."""
+    row = (
+        await session.execute(
+            select(Order, Payment)
+            .outerjoin(Payment, Payment.id == Order.payment_id)
+            .where(Order.id == order_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+class PlacingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_seller_orders(self, order_id: int, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        """Insert the seller orders of an order (one per store) and number them ``SO-<id + offset>``, in two
+        statements; {store_id: seller order id}."""
+        table = _table(SellerOrder)
+        result = await self.session.execute(
+            insert(table).values(list(rows)).returning(table.c.id, table.c.store_id)
+        )
+        ids = {int(store_id): int(so_id) for so_id, store_id in result.all()}
+        await self.session.execute(
+            update(table)
+            .where(table.c.order_id == order_id)
+            .values(number=literal("SO-") + cast(table.c.id + NUMBER_OFFSET, String))
+        )
+        return ids
+
+    async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(_table(OrderLine)).values(list(rows)))
+
+    async def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(_table(OrderEvent)).values(list(rows)))
