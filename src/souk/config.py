@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     base_url: str = "http://localhost:8000"
     mail_from: str = "Souk <no-reply@localhost>"
     db_pool_size: int = 8
+    # SQLite only: PRAGMA synchronous. FULL syncs the write-ahead log at every commit, so a committed order
+    # survives a power cut; NORMAL syncs only at checkpoints (faster; a power cut may lose the last commits,
+    # never corrupt the file)
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     debug_sql: bool = False
     # the background worker (jobs and timers, ``souk.worker``); ``souk serve`` runs it inside the web process
     # unless this is off (then run ``souk worker`` beside it)
@@ -69,6 +73,11 @@ class Settings(BaseSettings):
     # carriers sign their tracking webhooks (POST /api/v1/webhooks/carriers) with this secret; by default one
     # derived from the secret key
     carrier_webhook_secret: str | None = None
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("redis_url", "smtp_url")
     @classmethod

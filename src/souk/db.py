@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on, a busy timeout, and every transaction
 opened with ``BEGIN IMMEDIATE`` so that write transactions and SAVEPOINTs serialise instead of failing with
-"database is locked" half-way. PostgreSQL runs with a small pool sized for two cores.
+"database is locked" half-way; ``PRAGMA synchronous`` is FULL (every commit synced) unless
+``SOUK_SQLITE_SYNCHRONOUS=NORMAL``. PostgreSQL runs with a small pool sized for two cores.
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ def _raw_id(connection: Any) -> int:
     return id(getattr(connection, "dbapi_connection", None) or connection)
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+
+
+def _sqlite_setup(engine: AsyncEngine, synchronous: str = "FULL") -> None:
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(
+            f"sqlite synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, not {synchronous!r}"
+        )
     turns = _WriterTurns()
     turns.install(engine)
 
@@ -103,7 +111,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -117,7 +125,11 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
             raise
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 8) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 8, sqlite_synchronous: str = "FULL"
+) -> AsyncEngine:
+    """An engine for ``url``. On SQLite ``sqlite_synchronous`` is the ``PRAGMA synchronous`` of every connection
+    (FULL: a commit is on disk when it returns; NORMAL: only at WAL checkpoints)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -126,7 +138,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 8) -> AsyncE
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, sqlite_synchronous)
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -143,7 +155,10 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = create_engine(
-            settings.resolved_database_url, echo=settings.debug_sql, pool_size=settings.db_pool_size
+            settings.resolved_database_url,
+            echo=settings.debug_sql,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
         )
         self.sessionmaker = create_sessionmaker(self.engine)
 

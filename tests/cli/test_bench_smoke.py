@@ -1,0 +1,104 @@
+"""The load harness runs: ``python -m bench checkout`` on SQLite with a tiny catalog, one short run.
+
+It proves the whole chain works (migrate, bulk load, Souk under uvicorn with ``souk worker``, the checking
+driver, the worker drain, ``souk audit``, the raw-SQL limit and the bare FastAPI ceiling) and that the result
+has its shape. No timing is asserted: speed is measured by the bench itself, never by tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from souk.migrate import ROOT
+
+
+def test_checkout_scenario_runs_end_to_end(tmp_path: Path) -> None:
+    output = tmp_path / "checkout.json"
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "checkout",
+        "--db",
+        "sqlite",
+        "--skus",
+        "200",
+        "--stores",
+        "4",
+        "--buyers",
+        "300",
+        "--duration",
+        "3",
+        "--warmup",
+        "0.5",
+        "--concurrency",
+        "4",
+        "--runs",
+        "1",
+        "--processes",
+        "1",
+        "--output",
+        str(output),
+        "--no-docs",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+    data = json.loads(output.read_text())
+    assert data["scenario"] == "checkout"
+    result = data["results"]["SQLite"]
+    assert result["settings"]["concurrency"] == 4
+    assert result["settings"]["durability"] == "SQLite WAL, synchronous=FULL"
+    assert set(result["summary"]) >= {
+        "souk_per_s",
+        "raw_sql_per_s",
+        "bare_fastapi_per_s",
+        "ratio_raw_sql",
+        "ratio_bare_fastapi",
+        "meets_target",
+        "correct",
+        "audit_passed",
+    }
+    assert result["summary"]["correct"] is True
+    assert result["summary"]["audit_passed"] is True
+    [run] = result["runs"]
+    correctness = run["correctness"]
+    assert correctness["problems"] == []
+    counts = correctness["counts"]
+    assert counts["orders"] == counts["orders_paid"] == run["souk"]["completed_total"] > 0
+    assert counts["units_ordered"] == counts["units_out_of_stock"] > 0
+    assert counts["skus_not_adding_up"] == 0
+    assert run["souk"]["errors"] == 0
+    assert run["raw_sql"]["completed_total"] > 0
+    assert run["raw_sql"]["errors"] == 0
+    assert run["bare_fastapi"]["completed_total"] > 0
+    assert run["ratio_raw_sql"] is not None
+
+
+async def test_sqlite_synchronous_setting_reaches_every_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness measures durable commits: SOUK_SQLITE_SYNCHRONOUS (FULL by default) is the PRAGMA of the
+    app's connections."""
+    from souk.config import Settings
+    from souk.db import Database
+
+    monkeypatch.delenv("SOUK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SOUK_SQLITE_SYNCHRONOUS", raising=False)
+    assert Settings(data_dir=tmp_path).sqlite_synchronous == "FULL"
+    monkeypatch.setenv("SOUK_SQLITE_SYNCHRONOUS", "normal")
+    for settings, expected in (
+        (Settings(data_dir=tmp_path), 1),
+        (Settings(data_dir=tmp_path / "full", sqlite_synchronous="FULL"), 2),
+    ):
+        db = Database(settings)
+        try:
+            async with db.engine.connect() as conn:
+                assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == expected
+        finally:
+            await db.dispose()
