@@ -432,6 +432,19 @@ Flow = Callable[[httpx.AsyncClient, random.Random], Awaitable[int]]
 raises ``FlowError`` (or an httpx error) when a response is wrong, ``Exhausted`` when it has no more work."""
 
 
+def measuring_window(warmup_s: float, duration_s: float) -> tuple[LoadResult, float, float]:
+    """An empty result for a load that warms up for ``warmup_s`` and is then measured for ``duration_s``, with
+    the start and the end of the measured window on ``time.perf_counter``'s clock."""
+    window_start = time.perf_counter() + warmup_s
+    wall = datetime.now(UTC)
+    result = LoadResult(
+        measured_s=duration_s,
+        window_start_utc=wall + timedelta(seconds=warmup_s),
+        window_end_utc=wall + timedelta(seconds=warmup_s + duration_s),
+    )
+    return result, window_start, window_start + duration_s
+
+
 async def drive(
     urls: list[str],
     flow: Flow,
@@ -451,15 +464,7 @@ async def drive(
     limits = httpx.Limits(max_connections=per_url, max_keepalive_connections=per_url, keepalive_expiry=600)
     clients = [httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s) for url in urls]
     counter = itertools.count()
-    started = time.perf_counter()
-    window_start = started + warmup_s
-    deadline = window_start + duration_s
-    wall = datetime.now(UTC)
-    result = LoadResult(
-        measured_s=duration_s,
-        window_start_utc=wall + timedelta(seconds=warmup_s),
-        window_end_utc=wall + timedelta(seconds=warmup_s + duration_s),
-    )
+    result, window_start, deadline = measuring_window(warmup_s, duration_s)
     last_done = [window_start]
 
     async def user(index: int) -> None:

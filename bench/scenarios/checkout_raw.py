@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bench.harness import BenchDatabase, LoadResult
+from bench.harness import BenchDatabase, LoadResult, measuring_window
 
 if TYPE_CHECKING:
     from bench.scenarios.checkout import Catalog
@@ -167,15 +167,7 @@ async def raw_checkouts(
     """Full checkouts as raw SQL at ``concurrency``, measured like the HTTP driver measures Souk."""
     carts = await _cart_ids(db)
     buyers = [RawBuyer(b.user_id, b.address_id, carts.get(b.user_id)) for b in catalog.buyers]
-    started = time.perf_counter()
-    window_start = started + warmup_s
-    deadline = window_start + duration_s
-    wall = datetime.now(UTC)
-    result = LoadResult(
-        measured_s=duration_s,
-        window_start_utc=wall + timedelta(seconds=warmup_s),
-        window_end_utc=wall + timedelta(seconds=warmup_s + duration_s),
-    )
+    result, window_start, deadline = measuring_window(warmup_s, duration_s)
     issued = [0]
 
     async def user(index: int, make_tx: Callable[[], Any]) -> None:
