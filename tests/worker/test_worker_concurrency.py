@@ -98,3 +98,24 @@ async def test_claims_of_two_workers_never_overlap(engine: AsyncEngine, effects:
         mine = set((await s.scalars(select(Job.id).where(Job.kind == "test.concurrent_effect"))).all())
     claimed_mine = [i for i in ids if i in mine]
     assert len(claimed_mine) == len(set(claimed_mine)) == 40
+
+
+async def test_a_row_locked_for_a_moment_by_another_claim_is_not_a_lost_lease(
+    engine: AsyncEngine, effects: Table
+) -> None:
+    """Another worker's claim query may lock a running job's row for a moment while it rechecks it. The
+    worker that holds the lease waits for that moment to pass instead of taking its job for lost (which left
+    the job undone until its lease ran out, 5 minutes)."""
+    async with AsyncSession(engine, expire_on_commit=False) as s, s.begin():
+        await enqueue(s, "test.concurrent_effect", {"table": effects.name, "n": 1, "w": ""})
+    worker = Worker(create_sessionmaker(engine), name="lease-holder")
+    [job_claimed] = await worker.claim(1)
+    async with AsyncSession(engine) as other, other.begin():
+        await other.execute(select(Job.id).where(Job.id == job_claimed.id).with_for_update())
+        running = asyncio.create_task(worker.execute(job_claimed))
+        await asyncio.sleep(0.3)  # the lease holder is waiting for the row now
+        assert not running.done()
+    assert await running == "done"
+    async with AsyncSession(engine) as s:
+        assert await s.scalar(select(func.count()).select_from(effects)) == 1
+        assert await s.scalar(select(Job.status).where(Job.id == job_claimed.id)) == "done"

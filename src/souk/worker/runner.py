@@ -248,7 +248,11 @@ class Worker:
             if handler is None:
                 raise LookupError(f"no handler is registered for job kind {job.kind!r}")
             async with self.sessionmaker() as session, session.begin():
-                owned = await session.scalar(skip_locked(session, select(Job.id).where(*self._mine(job.id))))
+                # FOR UPDATE, not SKIP LOCKED: another worker's claim query may hold this row for a moment while
+                # it rechecks it (it is running, so that worker passes over it); skipping it would take a job
+                # still ours for a lost lease and leave it until the lease ran out. A row another worker took
+                # back no longer matches and is not waited for.
+                owned = await session.scalar(select(Job.id).where(*self._mine(job.id)).with_for_update())
                 if owned is None:
                     raise _LeaseLost()
                 async with limit:
