@@ -47,8 +47,10 @@ from typing import Annotated, Any, ClassVar
 from fastapi import Depends, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -285,73 +287,84 @@ _AGAIN = object()
 async def _try_claim(
     session: AsyncSession, req: IdempotentRequest, *, ttl: timedelta, hold: timedelta, deadline: float
 ) -> StoredResponse | KeyClaim | object | None:
-    """The answer, a claim, ``_AGAIN`` (read again at once) or None (held by a running request)."""
+    """The answer, a claim, ``_AGAIN`` (read again at once) or None (held by a running request).
+
+    A new key (the usual case) costs one statement: the claim is inserted first and the row is read only when
+    the key exists already."""
     now = utcnow()
+    claimed = await _insert_claim(session, req, ttl=ttl, hold=hold, now=now)
+    if claimed is not None:
+        return KeyClaim(id=claimed)
     row = await _key_row(session, req.user_id, req.key)
-    if row is not None and row.expires_at <= now:
+    if row is None:
+        return None  # claimed by a transaction not committed yet (PostgreSQL): look again shortly
+    if row.expires_at <= now:
         await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
-        row = None
-    if row is not None:
-        _same_request(row, req)
-        if row.status == "done":
-            return StoredResponse(status=row.response_status or 200, body=row.response_body, replayed=True)
-        taken = await session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.id == row.id,
-                IdempotencyKey.status == "in_progress",
-                IdempotencyKey.locked_until <= now,
-            )
-            .values(locked_until=now + hold),
-            execution_options={"synchronize_session": False},
+        return _AGAIN
+    _same_request(row, req)
+    if row.status == "done":
+        return StoredResponse(status=row.response_status or 200, body=row.response_body, replayed=True)
+    taken = await session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row.id,
+            IdempotencyKey.status == "in_progress",
+            IdempotencyKey.locked_until <= now,
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
-            return KeyClaim(id=row.id, resumed=True)
-        return None
-    fresh = IdempotencyKey(
-        user_id=req.user_id,
-        key=req.key,
-        method=req.method,
-        path=req.path,
-        request_hash=req.request_hash,
-        status="in_progress",
-        locked_until=now + hold,
-        created_at=now,
-        expires_at=now + max(ttl, DEFAULT_TTL),
+        .values(locked_until=now + hold),
+        execution_options={"synchronize_session": False},
     )
-    postgres = dialect_of(session) == "postgresql"
-    previous: str | None = None
-    try:
-        async with session.begin_nested():
-            if postgres:
-                # the INSERT waits on the unique key while another transaction holds it: bound that wait
-                left = max(1, int((deadline - time.monotonic()) * 1000))
-                previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
-                await session.execute(
-                    text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{left}ms"}
-                )
-            session.add(fresh)
-            await session.flush()
-    except IntegrityError:
-        return (
-            _AGAIN  # another request with this key committed first (on PostgreSQL this insert waited for it)
-        )
-    except DBAPIError as error:
-        if _sqlstate(error) == "55P03":  # lock_not_available: still held after the wait
-            raise IdempotencyInProgress() from None
-        raise
-    if postgres and previous is not None:
-        await session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": previous})
-    return KeyClaim(id=fresh.id)
-
-
-def _sqlstate(error: DBAPIError) -> str | None:
-    orig = error.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return KeyClaim(id=row.id, resumed=True)
     return None
+
+
+# pg_try_advisory_xact_lock(CLAIM_LOCK_CLASS, hash of the key): the two-integer key space of advisory locks,
+# with a class of its own so that no other lock of Souk's can collide with a claim
+CLAIM_LOCK_CLASS = 0x1DE7
+
+
+def _claim_lock(user_id: int, key: str) -> int:
+    digest = hashlib.sha256(f"{user_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
+async def _insert_claim(
+    session: AsyncSession, req: IdempotentRequest, *, ttl: timedelta, hold: timedelta, now: datetime
+) -> int | None:
+    """Insert the key as ``in_progress`` held for ``hold``; its id, or None when the key exists already or
+    (PostgreSQL) another transaction is claiming it right now.
+
+    ``ON CONFLICT DO NOTHING`` makes an existing key no error (no savepoint needed). On PostgreSQL an INSERT
+    whose key another transaction has inserted but not committed would wait for that transaction (a checkout's
+    first step takes a while); the claim instead first takes a transaction-scoped advisory lock on the key,
+    without waiting (``pg_try_advisory_xact_lock``): every claim of the key takes it, so a claim that gets it
+    never meets an uncommitted row of the key, and one that does not get it inserts nothing and answers at once.
+    On SQLite writers take turns (``BEGIN IMMEDIATE``): an existing key is always a committed one."""
+    values = {
+        "user_id": req.user_id,
+        "key": req.key,
+        "method": req.method,
+        "path": req.path,
+        "request_hash": req.request_hash,
+        "status": "in_progress",
+        "locked_until": now + hold,
+        "created_at": now,
+        "expires_at": now + max(ttl, DEFAULT_TTL),
+    }
+    table = IdempotencyKey.__table__
+    if dialect_of(session) == "postgresql":
+        columns = list(values)
+        source = select(*[literal(values[name], type_=table.c[name].type) for name in columns]).where(
+            func.pg_try_advisory_xact_lock(CLAIM_LOCK_CLASS, _claim_lock(req.user_id, req.key))
+        )
+        stmt: Any = pg_insert(IdempotencyKey).from_select(columns, source)
+    else:
+        stmt = sqlite_insert(IdempotencyKey).values(**values)
+    claimed = await session.scalar(
+        stmt.on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(table.c.id)
+    )
+    return int(claimed) if claimed is not None else None
 
 
 def storable(error: SoukError) -> bool:
