@@ -42,7 +42,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from souk.db import dialect_of
 from souk.kit.clock import utcnow
 from souk.models.job import Job
 from souk.worker.queue import HANDLERS, JobHandler
@@ -190,6 +189,10 @@ class Worker:
             return []  # the claim rolled back: a stopping worker takes nothing new
 
     async def _claim(self, limit: int, now: datetime, values: dict[str, Any]) -> list[ClaimedJob]:
+        """One statement: ``UPDATE jobs SET <claimed> WHERE id IN (<due ids>) RETURNING ...``. On PostgreSQL the
+        due ids are selected ``FOR UPDATE SKIP LOCKED`` (workers side by side take different jobs; the UPDATE
+        keeps ``status = 'queued'`` in its own condition too); on SQLite writers take turns, so the due ids cannot
+        change between the sub-select and the UPDATE."""
         async with self.sessionmaker() as session, session.begin():
             due = (
                 select(Job.id)
@@ -197,34 +200,21 @@ class Worker:
                 .order_by(Job.run_at, Job.id)
                 .limit(limit)
             )
-            ids = list((await session.scalars(skip_locked(session, due))).all())
-            if not ids:
+            rows = (
+                await session.execute(
+                    update(Job)
+                    .where(Job.id.in_(skip_locked(session, due).scalar_subquery()), Job.status == "queued")
+                    .values(**values)
+                    .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at),
+                    execution_options={"synchronize_session": False},
+                )
+            ).all()
+            if not rows:
                 return []
             if self.stopping:
                 # stop() came while this claim waited for the database: whatever it found (even a job enqueued
                 # after the stop) is left for the next worker
                 raise _StopRequested
-            if dialect_of(session) == "postgresql":
-                # the rows are locked by this transaction: nobody else can claim them
-                await session.execute(
-                    update(Job).where(Job.id.in_(ids)).values(**values),
-                    execution_options={"synchronize_session": False},
-                )
-                claimed = ids
-            else:
-                claimed = []
-                for job_id in ids:
-                    result = await session.execute(
-                        update(Job).where(Job.id == job_id, Job.status == "queued").values(**values),
-                        execution_options={"synchronize_session": False},
-                    )
-                    if result.rowcount == 1:  # type: ignore[attr-defined]
-                        claimed.append(job_id)
-            rows = await session.execute(
-                select(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
-                .where(Job.id.in_(claimed))
-                .order_by(Job.run_at, Job.id)
-            )
             return [
                 ClaimedJob(
                     id=r.id,
@@ -233,7 +223,7 @@ class Worker:
                     attempts=r.attempts,
                     max_attempts=r.max_attempts,
                 )
-                for r in rows
+                for r in sorted(rows, key=lambda r: (r.run_at, r.id))
             ]
 
     def _mine(self, job_id: int) -> Any:
@@ -248,15 +238,11 @@ class Worker:
             if handler is None:
                 raise LookupError(f"no handler is registered for job kind {job.kind!r}")
             async with self.sessionmaker() as session, session.begin():
-                # FOR UPDATE, not SKIP LOCKED: another worker's claim query may hold this row for a moment while
-                # it rechecks it (it is running, so that worker passes over it); skipping it would take a job
-                # still ours for a lost lease and leave it until the lease ran out. A row another worker took
-                # back no longer matches and is not waited for.
-                owned = await session.scalar(select(Job.id).where(*self._mine(job.id)).with_for_update())
-                if owned is None:
-                    raise _LeaseLost()
-                async with limit:
-                    await handler(session, dict(job.payload))
+                # the job is marked done first, in the transaction of its handler: the conditional UPDATE both
+                # checks that this worker still holds the job and locks its row until the handler's work
+                # commits with it (or rolls back with it). It waits, not skips, when another worker's claim
+                # query holds the row for a moment while it rechecks it (it is running, so that worker passes
+                # over it); a row another worker took back no longer matches.
                 finished = await session.execute(
                     update(Job)
                     .where(*self._mine(job.id))
@@ -271,6 +257,8 @@ class Worker:
                 )
                 if finished.rowcount != 1:  # type: ignore[attr-defined]
                     raise _LeaseLost()
+                async with limit:
+                    await handler(session, dict(job.payload))
         except _LeaseLost:
             log.warning("job %s #%d: lease lost, left to the worker that took it back", job.kind, job.id)
             return "lost"
