@@ -241,30 +241,23 @@ class OrderRepository:
         ids = [so.id for so in seller_orders]
         if not ids:
             return []
-        stores = {
-            s.id: s
-            for s in (
-                await self.session.scalars(
-                    select(Store).where(Store.id.in_({so.store_id for so in seller_orders}))
-                )
-            ).all()
-        }
-        bundles = {so.id: SellerOrderBundle(so, stores[so.store_id]) for so in seller_orders}
+        # each seller order's store, shipment and contract plan (both unique per seller order) in one statement
+        extras = await self.session.execute(
+            select(SellerOrder.id, Store, Shipment, Contract.balance_due)
+            .join(Store, Store.id == SellerOrder.store_id)
+            .outerjoin(Shipment, Shipment.seller_order_id == SellerOrder.id)
+            .outerjoin(Contract, Contract.seller_order_id == SellerOrder.id)
+            .where(SellerOrder.id.in_(ids))
+            .execution_options(populate_existing=True)
+        )
+        found = {so_id: (store, shipment, plan) for so_id, store, shipment, plan in extras.all()}
+        bundles = {so.id: SellerOrderBundle(so, found[so.id][0]) for so in seller_orders}
         for line in await self.lines_of(ids):
             bundles[line.seller_order_id].lines.append(line)
-        shipments = (
-            await self.session.scalars(
-                select(Shipment)
-                .where(Shipment.seller_order_id.in_(ids))
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-        plans = await self.session.execute(
-            select(Contract.seller_order_id, Contract.balance_due).where(Contract.seller_order_id.in_(ids))
-        )
+        shipments = [shipment for _, shipment, _ in found.values() if shipment is not None]
         contract_orders: list[int] = []
-        for so_id, plan in plans.all():
-            if so_id is not None:
+        for so_id, (_, _, plan) in found.items():
+            if plan is not None:
                 bundles[so_id].payment_plan = plan
                 contract_orders.append(so_id)
         if contract_orders:
