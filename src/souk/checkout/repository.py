@@ -1,6 +1,10 @@
 """The checkout's own SQL. The writes of placing an order that go in batches: every seller order of the checkout in one INSERT, their
 numbers in one UPDATE, all their lines in one INSERT and their "placed" events in one INSERT, however many
-stores and lines the cart has. No rules, no commit."""
+stores and lines the cart has. No rules, no commit.
+
+The batches are executed as ``session.execute(insert(table), rows)``, not ``insert(table).values(rows)``:
+SQLAlchemy sends the same single multi-row INSERT either way ("insertmanyvalues"), but only the first form is
+compiled once and cached; a statement built with ``values(list)`` is compiled again on every call."""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ class PlacingRepository:
         statements; {store_id: seller order id}."""
         table = _table(SellerOrder)
         result = await self.session.execute(
-            insert(table).values(list(rows)).returning(table.c.id, table.c.store_id)
+            insert(table).returning(table.c.id, table.c.store_id, sort_by_parameter_order=True), list(rows)
         )
         ids = {int(store_id): int(so_id) for so_id, store_id in result.all()}
         await self.session.execute(
@@ -53,8 +57,8 @@ class PlacingRepository:
 
     async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(_table(OrderLine)).values(list(rows)))
+            await self.session.execute(insert(_table(OrderLine)), list(rows))
 
     async def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(_table(OrderEvent)).values(list(rows)))
+            await self.session.execute(insert(_table(OrderEvent)), list(rows))
