@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from souk import __version__
 from souk.config import Settings, get_settings
@@ -140,6 +142,49 @@ async def repository_root_ready(app: FastAPI) -> bool:
     return current == head_revision()
 
 
+class RequestEdgeMiddleware:
+    """What every request passes first: a body announced larger than ``max_request_bytes`` is refused (413)
+    before anything reads it, and an HTML response gets the CSRF and flash cookies its handler asked for
+    (``apply_cookies``). A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``)
+    would run each request in an extra task with a memory stream between the two halves, a cost paid on
+    every request."""
+
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.max_request_bytes:
+            refusal = _error_response(
+                Request(scope),
+                413,
+                "payload_too_large",
+                f"The request is larger than {self.max_request_bytes // (1024 * 1024)} MB.",
+                {},
+            )
+            await refusal(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookies = Response()
+                apply_cookies(request, cookies)
+                wanted = [(k, v) for k, v in cookies.raw_headers if k == b"set-cookie"]
+                if wanted:
+                    MutableHeaders(scope=message).raw.extend(wanted)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_dirs()
@@ -178,24 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.uploads_dir, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
 
-    @app.middleware("http")
-    async def web_cookies_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_request_bytes:
-            return _error_response(
-                request,
-                413,
-                "payload_too_large",
-                f"The request is larger than {settings.max_request_bytes // (1024 * 1024)} MB.",
-                {},
-            )
-        response = await call_next(request)
-        if not _is_api(request):
-            apply_cookies(request, response)
-        return response
-
+    app.add_middleware(RequestEdgeMiddleware, max_request_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # CSP, HSTS over https, ...: souk.web.security
 
     @app.exception_handler(SoukError)
