@@ -75,6 +75,25 @@ class TestJobs:
         assert again.jobs_run == 0
         assert await _notes(session, user_id) == ["Hello"]
 
+    async def test_a_claim_takes_at_most_its_limit_oldest_first(
+        self, session: AsyncSession, test_worker: Worker, user_factory
+    ) -> None:
+        # the claim is one UPDATE over a sub-select of due ids; on PostgreSQL a plain IN (sub-select ... SKIP
+        # LOCKED LIMIT n) may be run again per row and claim more than n
+        user = await user_factory()
+        ids = [
+            (await enqueue(session, "test.notify", {"user_id": user.id, "title": f"n{i}"})).id for i in range(5)
+        ]
+        await session.flush()
+
+        first = await test_worker.claim(2)
+        second = await test_worker.claim(2)
+
+        assert [j.id for j in first] == ids[:2] and [j.id for j in second] == ids[2:4]
+        assert all(j.kind == "test.notify" and j.attempts == 1 for j in first + second)
+        statuses = [(await _job(session, i)).status for i in ids]
+        assert statuses == ["running"] * 4 + ["queued"]
+
     async def test_a_job_not_yet_due_waits_for_its_time(
         self, session: AsyncSession, run_worker: RunWorker, user_factory
     ) -> None:

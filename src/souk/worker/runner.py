@@ -189,8 +189,8 @@ class Worker:
             return []  # the claim rolled back: a stopping worker takes nothing new
 
     async def _claim(self, limit: int, now: datetime, values: dict[str, Any]) -> list[ClaimedJob]:
-        """One statement: ``UPDATE jobs SET <claimed> WHERE id IN (<due ids>) RETURNING ...``. On PostgreSQL the
-        due ids are selected ``FOR UPDATE SKIP LOCKED`` (workers side by side take different jobs; the UPDATE
+        """One statement: ``WITH due AS (<due ids>) UPDATE jobs SET <claimed> WHERE id IN due RETURNING ...``. On
+        PostgreSQL the due ids are selected ``FOR UPDATE SKIP LOCKED`` (workers side by side take different jobs; the UPDATE
         keeps ``status = 'queued'`` in its own condition too); on SQLite writers take turns, so the due ids cannot
         change between the sub-select and the UPDATE."""
         async with self.sessionmaker() as session, session.begin():
@@ -200,10 +200,13 @@ class Worker:
                 .order_by(Job.run_at, Job.id)
                 .limit(limit)
             )
+            # a MATERIALIZED CTE: PostgreSQL runs it once; as a plain IN (sub-select) the planner may run it again
+            # for each row of a nested loop, and each run skips the rows the last one locked: more than `limit` jobs
+            chosen = skip_locked(session, due).cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
             rows = (
                 await session.execute(
                     update(Job)
-                    .where(Job.id.in_(skip_locked(session, due).scalar_subquery()), Job.status == "queued")
+                    .where(Job.id.in_(select(chosen.c.id)), Job.status == "queued")
                     .values(**values)
                     .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.run_at),
                     execution_options={"synchronize_session": False},
