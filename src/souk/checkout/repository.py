@@ -45,7 +45,7 @@ class PlacingRepository:
         statements; {store_id: seller order id}."""
         table = _table(SellerOrder)
         result = await self.session.execute(
-            insert(table).returning(table.c.id, table.c.store_id, sort_by_parameter_order=True), list(rows)
+            insert(table).returning(table.c.id, table.c.store_id), list(rows)
         )
         ids = {int(store_id): int(so_id) for so_id, store_id in result.all()}
         await self.session.execute(

@@ -121,13 +121,13 @@ class OrderQueries:
         """``get_for_buyer`` for an order and its payment that the caller has just read in this transaction
         through a statement scoped to the buyer (the checkout flow's own order): they are not read again."""
         repo = OrderRepository(session)
-        bundles = await repo.bundles(await repo.seller_orders_of([order.id]), timeline=True)
+        bundles = await repo.bundles_of_orders([order.id], timeline=True)
         return order_read(order, payment, bundles, utcnow())
 
     async def _order_read(self, session: AsyncSession, order: Order, *, timeline: bool) -> OrderRead:
         repo = OrderRepository(session)
         payment = await repo.payment(order.payment_id)
-        bundles = await repo.bundles(await repo.seller_orders_of([order.id]), timeline=timeline)
+        bundles = await repo.bundles_of_orders([order.id], timeline=timeline)
         return order_read(order, payment, bundles, utcnow())
 
     async def list_for_buyer(
@@ -150,8 +150,7 @@ class OrderQueries:
         orders = await repo.buyer_orders(user_id, statuses, _id_cursor(cursor), size + 1)
         next_cursor = encode_cursor([orders[size - 1].id]) if len(orders) > size else None
         orders = orders[:size]
-        sos = await repo.seller_orders_of([o.id for o in orders])
-        bundles = await repo.bundles(sos, timeline=False)
+        bundles = await repo.bundles_of_orders([o.id for o in orders], timeline=False)
         payments = await repo.payments([o.payment_id for o in orders])
         now = utcnow()
         items = []

@@ -234,6 +234,32 @@ class OrderRepository:
 
     # --- reads: bundles for the pages and the API -------------------------------------------------------------
 
+    async def bundles_of_orders(self, order_ids: Sequence[int], *, timeline: bool) -> list[SellerOrderBundle]:
+        """``bundles`` of every seller order of these orders (newest order first, then by id), the seller orders
+        read fresh together with their stores, shipments and contract plans in one statement."""
+        if not order_ids:
+            return []
+        rows = await self.session.execute(
+            self._with_extras(SellerOrder.order_id.in_(list(order_ids))).order_by(
+                SellerOrder.order_id.desc(), SellerOrder.id
+            )
+        )
+        found = {
+            so.id: (so, store, shipment, contract, plan) for so, store, shipment, contract, plan in rows.all()
+        }
+        return await self._complete([v[0] for v in found.values()], found, timeline=timeline)
+
+    def _with_extras(self, condition: Any) -> Any:
+        """Seller orders with their store, shipment, contract id and plan (each unique per seller order)."""
+        return (
+            select(SellerOrder, Store, Shipment, Contract.id, Contract.balance_due)
+            .join(Store, Store.id == SellerOrder.store_id)
+            .outerjoin(Shipment, Shipment.seller_order_id == SellerOrder.id)
+            .outerjoin(Contract, Contract.seller_order_id == SellerOrder.id)
+            .where(condition)
+            .execution_options(populate_existing=True)
+        )
+
     async def bundles(
         self, seller_orders: Sequence[SellerOrder], *, timeline: bool
     ) -> list[SellerOrderBundle]:
@@ -241,23 +267,27 @@ class OrderRepository:
         ids = [so.id for so in seller_orders]
         if not ids:
             return []
-        # each seller order's store, shipment and contract plan (both unique per seller order) in one statement
-        extras = await self.session.execute(
-            select(SellerOrder.id, Store, Shipment, Contract.balance_due)
-            .join(Store, Store.id == SellerOrder.store_id)
-            .outerjoin(Shipment, Shipment.seller_order_id == SellerOrder.id)
-            .outerjoin(Contract, Contract.seller_order_id == SellerOrder.id)
-            .where(SellerOrder.id.in_(ids))
-            .execution_options(populate_existing=True)
-        )
-        found = {so_id: (store, shipment, plan) for so_id, store, shipment, plan in extras.all()}
-        bundles = {so.id: SellerOrderBundle(so, found[so.id][0]) for so in seller_orders}
+        rows = await self.session.execute(self._with_extras(SellerOrder.id.in_(ids)))
+        found = {
+            so.id: (so, store, shipment, contract, plan) for so, store, shipment, contract, plan in rows.all()
+        }
+        return await self._complete(seller_orders, found, timeline=timeline)
+
+    async def _complete(
+        self,
+        seller_orders: Sequence[SellerOrder],
+        found: dict[int, tuple[SellerOrder, Store, Shipment | None, int | None, str | None]],
+        *,
+        timeline: bool,
+    ) -> list[SellerOrderBundle]:
+        ids = [so.id for so in seller_orders]
+        bundles = {so.id: SellerOrderBundle(so, found[so.id][1]) for so in seller_orders}
         for line in await self.lines_of(ids):
             bundles[line.seller_order_id].lines.append(line)
-        shipments = [shipment for _, shipment, _ in found.values() if shipment is not None]
+        shipments = [shipment for _, _, shipment, _, _ in found.values() if shipment is not None]
         contract_orders: list[int] = []
-        for so_id, (_, _, plan) in found.items():
-            if plan is not None:
+        for so_id, (_, _, _, contract_id, plan) in found.items():
+            if contract_id is not None:
                 bundles[so_id].payment_plan = plan
                 contract_orders.append(so_id)
         if contract_orders:
