@@ -2,15 +2,19 @@
 
 It runs under the same uvicorn settings as Souk (``bench.harness.uvicorn_command``), so a scenario's flow
 measured against it shows what FastAPI, uvicorn, httpx and the driver cost on this machine by themselves.
-Each route parses a pydantic body like Souk's and answers a small JSON object of the shape the flow checks.
+Each route parses a pydantic body like Souk's and answers a small JSON object of the shape the flow checks;
+``GET /bare/page`` answers an HTML page of ``BENCH_PAGE_BYTES`` bytes (the browse scenario sets it to the size of
+Souk's product page).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 from fastapi import FastAPI, Header
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -69,3 +73,13 @@ async def checkout(
         "next_action": {"kind": "payment_processing"},
         "seller_orders": [{"store_id": s.store_id, "status": "pending_payment"} for s in body.shipping],
     }
+
+
+_PAGE = "<!doctype html><title>Bare</title>" + "x" * max(
+    0, int(os.environ.get("BENCH_PAGE_BYTES", "20000")) - 34
+)
+
+
+@app.get("/bare/page", response_class=HTMLResponse)
+async def page() -> HTMLResponse:
+    return HTMLResponse(_PAGE)

@@ -22,9 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -41,7 +43,7 @@ from typing import IO, Any
 
 import httpx
 
-from bench.common import Latency, Postgres, percentile, run_child, souk_command, souk_env
+from bench.common import Latency, Postgres, now_iso, percentile, run_child, souk_command, souk_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "performance.md"
@@ -544,3 +546,73 @@ def update_docs_table(key: tuple[str, str], row: str, path: Path = DOCS) -> bool
         head + TABLE_START + "\n" + TABLE_HEADER + "\n" + "\n".join(rows) + "\n" + TABLE_END + tail
     )
     return True
+
+
+def write_merged(path: Path, scenario: str, label: str, result: dict[str, Any]) -> None:
+    """One result file per scenario: the newest result of each setup (database, ...) under ``results[label]``."""
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        existing = {}
+    results = existing.get("results") if isinstance(existing.get("results"), dict) else {}
+    results[label] = result
+    data = {"scenario": scenario, "updated": now_iso(), "results": results}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def kept_logs() -> Iterator[Path]:
+    """A directory for the server logs of a whole invocation, kept (and named) when it fails."""
+    path = Path(tempfile.mkdtemp(prefix="souk-bench-logs-"))
+    try:
+        yield path
+    except BaseException:
+        print(f"server logs kept in {path}", file=sys.stderr)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_all(
+    args: argparse.Namespace, one_run: Callable[..., Awaitable[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``one_run(args, run, log_dir)`` for runs 1..``args.runs``, each in its own event loop."""
+    runs = []
+    with kept_logs() as log_dir:
+        for run in range(1, args.runs + 1):
+            runs.append(asyncio.run(one_run(args, run, log_dir)))
+    return runs
+
+
+def save_result(
+    scenario: str,
+    label: str,
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    settings: dict[str, Any],
+    summary: dict[str, Any],
+    runs: list[dict[str, Any]],
+) -> Path:
+    """The scenario's JSON result (the common settings from ``args`` plus the scenario's own), merged into
+    ``--output`` or ``bench/results/<scenario>.json``; returns the path."""
+    from bench.common import RESULTS_DIR
+
+    result = {
+        "scenario": scenario,
+        "date": now_iso(),
+        "machine": info,
+        "database": label,
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "concurrency": args.concurrency,
+            "runs": args.runs,
+            "processes": args.processes,
+            **settings,
+        },
+        "summary": summary,
+        "runs": runs,
+    }
+    path: Path = args.output or RESULTS_DIR / f"{scenario}.json"
+    write_merged(path, scenario, label, result)
+    return path

@@ -9,4 +9,5 @@ from __future__ import annotations
 # scenario name -> module under bench.scenarios
 SCENARIOS: dict[str, str] = {
     "checkout": "bench.scenarios.checkout",
+    "browse": "bench.scenarios.browse",
 }

@@ -38,13 +38,9 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
-import tempfile
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,7 +53,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bench.common import (
-    RESULTS_DIR,
     loadavg,
     machine,
     make_console,
@@ -81,7 +76,9 @@ from bench.harness import (
     fresh_database,
     new_secret_key,
     postgres_analyze,
+    run_all,
     running,
+    save_result,
     souk_audit,
     souk_server_env,
     spread,
@@ -858,23 +855,15 @@ def main(argv: list[str]) -> int:
         f"{args.concurrency}, {args.processes} uvicorn processes; {info['cpus']} CPUs, load average "
         f"{info['loadavg_start']}"
     )
-    runs = []
-    with _log_dir() as log_dir:
-        for run in range(1, args.runs + 1):
-            runs.append(asyncio.run(one_run(args, run, log_dir)))
+    runs = run_all(args, one_run)
     info["loadavg_end"] = loadavg()
     summary = summarise(runs)
-    result = {
-        "scenario": NAME,
-        "date": now_iso(),
-        "machine": info,
-        "database": label,
-        "settings": {
-            "duration_s": args.duration,
-            "warmup_s": args.warmup,
-            "concurrency": args.concurrency,
-            "runs": args.runs,
-            "processes": args.processes,
+    path = save_result(
+        NAME,
+        label,
+        args,
+        info,
+        {
             "worker": (
                 "inside each server process (SOUK_WORKER_IN_PROCESS=true, the default)"
                 if args.worker == "in-process"
@@ -889,11 +878,9 @@ def main(argv: list[str]) -> int:
             if args.db == "postgres"
             else "SQLite WAL, synchronous=FULL",
         },
-        "summary": summary,
-        "runs": runs,
-    }
-    path = args.output or RESULTS_DIR / f"{NAME}.json"
-    _write_merged(path, label, result)
+        summary,
+        runs,
+    )
     print_table(label, runs, summary)
     console.print(f"Wrote {path}")
     if not args.no_docs:
@@ -902,28 +889,3 @@ def main(argv: list[str]) -> int:
         else:
             console.print("[yellow]docs/performance.md has no load table markers; not updated[/yellow]")
     return 0 if summary["correct"] else 1
-
-
-def _write_merged(path: Path, label: str, result: dict[str, Any]) -> None:
-    """One file for the scenario: the newest result of each database under ``results[label]``."""
-    try:
-        existing = json.loads(path.read_text())
-    except (OSError, ValueError):
-        existing = {}
-    results = existing.get("results") if isinstance(existing.get("results"), dict) else {}
-    results[label] = result
-    data = {"scenario": NAME, "updated": now_iso(), "results": results}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-@contextmanager
-def _log_dir() -> Iterator[Path]:
-    """Server logs of the whole invocation, kept (and named) when it fails."""
-    path = Path(tempfile.mkdtemp(prefix="souk-bench-logs-"))
-    try:
-        yield path
-    except BaseException:
-        console.print(f"[yellow]server logs kept in {path}[/yellow]")
-        raise
-    shutil.rmtree(path, ignore_errors=True)
