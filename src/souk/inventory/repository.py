@@ -108,6 +108,21 @@ class StockRepository:
         row = result.first()
         return int(row[0]) if row is not None else None
 
+    async def sell_reserved(self, sku_id: int, qty: int) -> int | None:
+        """Turn ``qty`` reserved units into a sale (on hand and reserved both go down), atomically, reading the
+        on-hand level after it in the same statement (``RETURNING``); None when fewer than ``qty`` are
+        reserved (or on hand)."""
+        row = (
+            await self.session.execute(
+                update(Stock)
+                .where(Stock.sku_id == sku_id, Stock.reserved >= qty, Stock.on_hand >= qty)
+                .values(on_hand=Stock.on_hand - qty, reserved=Stock.reserved - qty)
+                .returning(Stock.on_hand)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        return int(row[0]) if row is not None else None
+
     async def release(self, sku_id: int, qty: int) -> bool:
         """Give back ``qty`` reserved units; True when that many were reserved."""
         result = await self.session.execute(

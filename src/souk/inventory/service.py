@@ -202,6 +202,39 @@ class InventoryService:
         )
         return None
 
+    async def sell_reserved_all(
+        self,
+        session: AsyncSession,
+        lines: Sequence[tuple[int, int, str]],
+        *,
+        actor_id: int | None = None,
+    ) -> tuple[int, int] | None:
+        """Turn reserved units into sales (an order paid) for several (sku_id, qty, reason) lines: on hand and
+        reserved both go down, each line gets a ``sale`` movement. One conditional UPDATE per SKU (the lines of
+        one SKU together), in SKU id order (the lock order, as ``reserve_all``), each reading back the on-hand
+        level; the movements in one INSERT, in the lines' order, each showing the level after its line as if
+        the lines were sold one by one. Stops at the first SKU with fewer units reserved than its lines and
+        returns (sku_id, units); the caller fails the transaction. None when all were sold."""
+        repo = StockRepository(session)
+        totals: dict[int, int] = {}
+        for sku_id, qty, _ in lines:
+            if qty <= 0:
+                raise invalid_field("quantity", "must be at least 1")
+            totals[sku_id] = totals.get(sku_id, 0) + qty
+        level: dict[int, int] = {}
+        for sku_id in sorted(totals):
+            on_hand = await repo.sell_reserved(sku_id, totals[sku_id])
+            if on_hand is None:
+                return sku_id, totals[sku_id]
+            level[sku_id] = on_hand
+        movements: list[tuple[int, str, int, int, str, int | None]] = []
+        for sku_id, qty, reason in reversed(lines):  # the last line of a SKU leaves its final level
+            movements.append((sku_id, "sale", -qty, level[sku_id], reason, actor_id))
+            level[sku_id] += qty
+        movements.reverse()
+        await repo.insert_movements(movements)
+        return None
+
     async def release(
         self,
         session: AsyncSession,

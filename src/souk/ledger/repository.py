@@ -1,16 +1,17 @@
-"""All SQL of the ledger. Balance changes are atomic ``UPDATE ... SET balance = balance + :delta`` statements,
-guarded by their WHERE clause and checked by their result, so they hold under concurrency on SQLite and
-PostgreSQL alike; rows are inserted with ``ON CONFLICT DO NOTHING`` so two transactions creating the same row
-never fail half-way."""
+"""All SQL of the ledger. Balance changes are atomic ``balance = balance + :delta`` statements: a debit that must
+not overdraw is an ``UPDATE`` guarded by its WHERE clause and checked by its result, any other change an upsert
+(``INSERT ... ON CONFLICT DO UPDATE``) that creates the row on first use; so they hold under concurrency on SQLite
+and PostgreSQL alike, and two transactions creating the same row never fail half-way. Entries are inserted with
+``ON CONFLICT (idempotency_key) DO NOTHING``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,9 +71,10 @@ class LedgerRepository:
         memo: str,
         reference: tuple[str, int] | None,
         at: datetime,
-    ) -> int | None:
-        """Insert the entry; None when an entry with this key exists (also one a concurrent transaction has
-        just committed: PostgreSQL waits for it, SQLite writers are serialised)."""
+    ) -> LedgerEntry | None:
+        """Insert the entry and return it (read back by ``RETURNING``, so no second read); None when an entry
+        with this key exists (also one a concurrent transaction has just committed: PostgreSQL waits for it,
+        SQLite writers are serialised). Nothing is written then."""
         stmt = (
             self._insert()(LedgerEntry)
             .values(
@@ -84,27 +86,37 @@ class LedgerRepository:
                 created_at=at,
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerEntry.id)
+            .returning(LedgerEntry)
         )
-        entry_id: int | None = (await self.session.execute(stmt)).scalar()
-        return entry_id
+        entry: LedgerEntry | None = (await self.session.scalars(stmt)).first()
+        return entry
 
-    async def ensure_balance_row(
-        self, account: str, currency: str, kind: str, store_id: int, at: datetime
+    async def add_to_balance(
+        self, account: str, currency: str, kind: str, store_id: int, delta: int, at: datetime
     ) -> None:
+        """Add ``delta`` to the cached balance, creating the row (with ``delta`` as its balance) when the account
+        has none yet: one atomic upsert (``INSERT ... ON CONFLICT DO UPDATE SET balance = balance + delta``).
+        Unguarded: only for changes that may take the balance anywhere (credits, and debits of an account that
+        may go negative); a guarded debit uses ``apply_delta``."""
+        stmt = self._insert()(AccountBalance).values(
+            account=account, currency=currency, kind=kind, store_id=store_id, balance=delta, updated_at=at
+        )
         await self.session.execute(
-            self._insert()(AccountBalance)
-            .values(
-                account=account, currency=currency, kind=kind, store_id=store_id, balance=0, updated_at=at
+            stmt.on_conflict_do_update(
+                index_elements=["account", "currency"],
+                set_={
+                    "balance": AccountBalance.balance + stmt.excluded.balance,
+                    "updated_at": stmt.excluded.updated_at,
+                },
             )
-            .on_conflict_do_nothing(index_elements=["account", "currency"])
         )
 
     async def apply_delta(
         self, account: str, currency: str, delta: int, *, guard: bool, at: datetime
     ) -> int | None:
         """Add ``delta`` to the cached balance; with ``guard`` only if the balance stays >= 0. Returns the new
-        balance, or None when the guard refused it."""
+        balance, or None when the guard refused it or the account has no row yet (a balance of 0: a guarded
+        debit of it is refused too)."""
         conditions: list[ColumnElement[bool]] = [
             AccountBalance.account == account,
             AccountBalance.currency == currency,
@@ -122,24 +134,24 @@ class LedgerRepository:
         ).first()
         return int(row[0]) if row is not None else None
 
-    def add_posting(
-        self,
-        entry_id: int,
-        account: str,
-        amount: int,
-        currency: str,
-        store_id: int | None,
-        at: datetime,
+    async def insert_postings(
+        self, entry_id: int, rows: Sequence[tuple[str, int, str, int | None]], at: datetime
     ) -> None:
-        self.session.add(
-            LedgerPosting(
-                entry_id=entry_id,
-                account=account,
-                amount=amount,
-                currency=currency,
-                store_id=store_id,
-                created_at=at,
-            )
+        """The entry's postings, (account, amount, currency, store_id) each, in one INSERT (an executemany
+        that the driver sends as one statement)."""
+        await self.session.execute(
+            insert(cast(Table, LedgerPosting.__table__)),
+            [
+                {
+                    "entry_id": entry_id,
+                    "account": account,
+                    "amount": amount,
+                    "currency": currency,
+                    "store_id": store_id,
+                    "created_at": at,
+                }
+                for account, amount, currency, store_id in rows
+            ],
         )
 
     # --- reading --------------------------------------------------------------------------------------

@@ -84,7 +84,8 @@ class DayChange:
 
 
 class _KeyTaken(Exception):
-    """Another transaction committed an entry with this key while we were writing ours."""
+    """The entry's key was taken, yet no entry with it can be read (cannot happen: a conflicting row that
+    rolled back would have let the INSERT through)."""
 
 
 def _normalized(postings: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
@@ -124,6 +125,45 @@ def _validate(
     return parsed
 
 
+@dataclass(frozen=True)
+class _BalanceChange:
+    """The net change an entry makes to one cached account (escrow or payable) in one currency."""
+
+    account: str
+    currency: str
+    kind: str
+    store_id: int
+    delta: int
+    guarded: bool  # a debit that must not take the balance below zero
+
+
+def _balance_changes(
+    postings: Sequence[Posting], parsed: list[Account], no_overdraft: Collection[str]
+) -> list[_BalanceChange]:
+    """The entry's net change per cached account and currency, in (account, currency) order: every entry
+    touches the rows in that one order, so concurrent entries never deadlock. Changes netting to zero are
+    left out. A debit is guarded when the account may not go negative (escrow) or is named in
+    ``no_overdraft``."""
+    deltas: dict[tuple[str, str], int] = {}
+    by_name: dict[str, Account] = {}
+    for posting, account in zip(postings, parsed, strict=True):
+        if account.cached:
+            deltas[(posting.account, posting.currency)] = (
+                deltas.get((posting.account, posting.currency), 0) + posting.amount
+            )
+            by_name[posting.account] = account
+    changes = []
+    for name, currency in sorted(deltas):
+        delta = deltas[(name, currency)]
+        if delta == 0:
+            continue
+        account = by_name[name]
+        assert account.store_id is not None
+        guarded = delta < 0 and (not account.may_go_negative or name in no_overdraft)
+        changes.append(_BalanceChange(name, currency, account.kind, account.store_id, delta, guarded))
+    return changes
+
+
 class LedgerService:
     # --- the only writer --------------------------------------------------------------------------------
 
@@ -147,36 +187,63 @@ class LedgerService:
           itself so that concurrent transactions cannot both pass;
         - is idempotent: the same ``key`` with the same kind and postings returns the existing entry; with
           other postings it raises ``IdempotencyKeyReused`` (409).
-        Nothing is written when it raises (the work runs in a savepoint).
+        Nothing is written when it raises.
+
+        Statements: the entry's INSERT (``ON CONFLICT DO NOTHING RETURNING`` the entry), one statement per
+        cached account, one INSERT of the postings; an existing key reads that entry and its postings instead.
+        How "nothing is written when it raises" holds: validation runs before any statement, and a key taken
+        already is seen by the INSERT that writes nothing then. After the entry's INSERT only two things can
+        refuse: a guarded debit (``AccountOverdrawn``) and, for a reversal, the unique index that lets an entry
+        be reversed once (``IntegrityError``, which ``reverse`` turns into ``entry_already_reversed``). Only
+        an entry with one of those runs in a savepoint, which undoes its entry row when they refuse; any other
+        entry (a credit to an escrow when an order is paid, ...) has nothing left that can refuse and runs
+        without one (the unguarded balance changes are upserts that cannot fail on a valid account).
         """
         parsed = _validate(key, kind, postings, reference)
-        wanted = _normalized([(p.account, p.currency, p.amount) for p in postings])
+        changes = _balance_changes(postings, parsed, no_overdraft)
         repo = LedgerRepository(session)
-        existing = await repo.entry_by_key(key)
-        if existing is not None:
-            return await self._same_or_refuse(repo, existing, kind, wanted)
         now = utcnow()
-        try:
-            async with session.begin_nested():
-                entry_id = await repo.insert_entry(
-                    key=key, kind=kind, memo=memo[:MAX_MEMO], reference=reference, at=now
-                )
-                if entry_id is None:
-                    raise _KeyTaken
-                await self._apply_balances(repo, postings, parsed, no_overdraft, now)
-                for posting, account in zip(postings, parsed, strict=True):
-                    repo.add_posting(
-                        entry_id, posting.account, posting.amount, posting.currency, account.store_id, now
+
+        async def write() -> LedgerEntry | None:
+            entry = await repo.insert_entry(
+                key=key, kind=kind, memo=memo[:MAX_MEMO], reference=reference, at=now
+            )
+            if entry is None:
+                return None  # the key is taken: nothing was written
+            for change in changes:
+                if not change.guarded:
+                    await repo.add_to_balance(
+                        change.account, change.currency, change.kind, change.store_id, change.delta, now
                     )
-                await session.flush()
-        except _KeyTaken:
-            taken = await repo.entry_by_key(key)
-            if taken is None:  # pragma: no cover - the conflicting row vanished (its transaction rolled back)
-                raise
-            return await self._same_or_refuse(repo, taken, kind, wanted)
-        entry = await session.get(LedgerEntry, entry_id)
-        assert entry is not None
-        return entry
+                elif (
+                    await repo.apply_delta(change.account, change.currency, change.delta, guard=True, at=now)
+                    is None
+                ):
+                    balance = await repo.cached_balance(change.account, change.currency) or 0
+                    raise AccountOverdrawn(change.account, change.currency, balance, change.delta)
+            await repo.insert_postings(
+                entry.id,
+                [
+                    (p.account, p.amount, p.currency, a.store_id)
+                    for p, a in zip(postings, parsed, strict=True)
+                ],
+                now,
+            )
+            await session.flush()
+            return entry
+
+        if kind == REVERSAL or any(change.guarded for change in changes):
+            async with session.begin_nested():
+                written = await write()
+        else:
+            written = await write()
+        if written is not None:
+            return written
+        taken = await repo.entry_by_key(key)
+        if taken is None:  # pragma: no cover - the conflicting row vanished (its transaction rolled back)
+            raise _KeyTaken(key)
+        wanted = _normalized([(p.account, p.currency, p.amount) for p in postings])
+        return await self._same_or_refuse(repo, taken, kind, wanted)
 
     async def reverse(self, session: AsyncSession, entry_id: int, *, key: str, memo: str = "") -> LedgerEntry:
         """Correct an entry the only way the append-only ledger allows: post its postings negated as a new entry
@@ -230,35 +297,6 @@ class LedgerService:
         if entry.kind != kind or have != wanted:
             raise IdempotencyKeyReused(entry.idempotency_key)
         return entry
-
-    async def _apply_balances(
-        self,
-        repo: LedgerRepository,
-        postings: Sequence[Posting],
-        parsed: list[Account],
-        no_overdraft: Collection[str],
-        now: datetime,
-    ) -> None:
-        deltas: dict[tuple[str, str], int] = {}
-        by_name: dict[str, Account] = {}
-        for posting, account in zip(postings, parsed, strict=True):
-            if account.cached:
-                deltas[(posting.account, posting.currency)] = (
-                    deltas.get((posting.account, posting.currency), 0) + posting.amount
-                )
-                by_name[posting.account] = account
-        # always in the same order, so concurrent entries lock the rows in one order (no deadlocks)
-        for name, currency in sorted(deltas):
-            delta = deltas[(name, currency)]
-            if delta == 0:
-                continue
-            account = by_name[name]
-            assert account.store_id is not None
-            await repo.ensure_balance_row(name, currency, account.kind, account.store_id, now)
-            guard = delta < 0 and (not account.may_go_negative or name in no_overdraft)
-            if await repo.apply_delta(name, currency, delta, guard=guard, at=now) is None:
-                balance = await repo.cached_balance(name, currency) or 0
-                raise AccountOverdrawn(name, currency, balance, delta)
 
     # --- reads --------------------------------------------------------------------------------------------
 

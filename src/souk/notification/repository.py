@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from souk.models import Membership, Store
 from souk.models.notification import Notification
 from souk.party.repository import newest_first
 
@@ -47,3 +49,26 @@ class NotificationRepository:
             execution_options={"synchronize_session": False},
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def people_of_stores(self, store_ids: Collection[int]) -> dict[int, list[int]]:
+        """Per store, the users who work on it (its owner, or its organisation's members in user id order),
+        in one statement; the same people as ``OrderRepository.store_people`` gives one store at a time."""
+        if not store_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Store.id, Store.owner_user_id, Membership.user_id)
+            .outerjoin(Membership, Membership.organization_id == Store.organization_id)
+            .where(Store.id.in_(sorted(store_ids)))
+            .order_by(Store.id, Membership.user_id)
+        )
+        people: dict[int, list[int]] = {store_id: [] for store_id in store_ids}
+        for store_id, owner_id, member_id in rows.all():
+            user_id = owner_id if owner_id is not None else member_id
+            if user_id is not None:
+                people[store_id].append(user_id)
+        return people
+
+    async def insert_all(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write new notifications, given as their columns, in one INSERT (an executemany)."""
+        if rows:
+            await self.session.execute(insert(cast(Table, Notification.__table__)), list(rows))

@@ -8,9 +8,16 @@ await notification_service.notify(
 )
 ```
 ``notify`` writes the row in the caller's transaction: it exists exactly when the change it reports commits.
+``notify_all(session, [Note(...), ...])`` writes several in one INSERT (with ``people_of_stores`` to address a
+store's people).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +51,34 @@ def _site_path(link: str | None) -> str | None:
     return link
 
 
+@dataclass(frozen=True)
+class Note:
+    """One notification to write: who, what kind ("<domain>.<event>"), the title, body and site path."""
+
+    user_id: int
+    kind: str
+    title: str
+    body: str = ""
+    link: str | None = None
+
+
+def _values(note: Note, now: datetime) -> dict[str, Any]:
+    """The columns of a new notification row for ``note``; ValueError for a note that is not one."""
+    if not note.kind or len(note.kind) > KIND_MAX:
+        raise ValueError(f"notification kind must be 1 to {KIND_MAX} characters")
+    clean_title = _shorten(" ".join(note.title.split()), TITLE_MAX)
+    if not clean_title:
+        raise ValueError("a notification needs a title")
+    return {
+        "user_id": note.user_id,
+        "kind": note.kind,
+        "title": clean_title,
+        "body": _shorten(note.body.strip(), BODY_MAX),
+        "link": _site_path(note.link),
+        "created_at": now,
+    }
+
+
 class NotificationNotFound(NotFound):
     code = "notification_not_found"
 
@@ -60,22 +95,24 @@ class NotificationService:
     ) -> Notification:
         """Tell ``user_id`` about an event (``kind`` "<domain>.<event>"), in the caller's transaction.
         Long titles and bodies are shortened; ``link`` must be a path on this site ("/orders/12")."""
-        if not kind or len(kind) > KIND_MAX:
-            raise ValueError(f"notification kind must be 1 to {KIND_MAX} characters")
-        clean_title = _shorten(" ".join(title.split()), TITLE_MAX)
-        if not clean_title:
-            raise ValueError("a notification needs a title")
-        row = Notification(
-            user_id=user_id,
-            kind=kind,
-            title=clean_title,
-            body=_shorten(body.strip(), BODY_MAX),
-            link=_site_path(link),
-            created_at=utcnow(),
-        )
+        row = Notification(**_values(Note(user_id, kind, title, body, link), utcnow()))
         session.add(row)
         await session.flush()
         return row
+
+    async def notify_all(self, session: AsyncSession, notes: Sequence[Note]) -> None:
+        """``notify`` for several notes (checked the same way), written in one INSERT, in their order; for
+        callers that need no row back (an ORM flush would insert them one by one on SQLite, to read back
+        each id)."""
+        now = utcnow()
+        await NotificationRepository(session).insert_all([_values(note, now) for note in notes])
+
+    async def people_of_stores(
+        self, session: AsyncSession, store_ids: Collection[int]
+    ) -> dict[int, list[int]]:
+        """Per store, the people to tell about its business (its owner, or its organisation's members), for
+        several stores in one statement."""
+        return await NotificationRepository(session).people_of_stores(store_ids)
 
     async def list(
         self,

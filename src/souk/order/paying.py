@@ -8,6 +8,7 @@ commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +21,8 @@ from souk.kit.clock import utcnow
 from souk.kit.money import Money, format_money
 from souk.ledger import postings
 from souk.ledger.service import ledger_service
-from souk.models import Order, Payment, SellerOrder
-from souk.notification.service import notification_service
+from souk.models import Order, OrderLine, Payment, SellerOrder
+from souk.notification.service import Note, notification_service
 from souk.order.errors import (
     PaymentInProgress,
     PaymentWindowClosed,
@@ -84,60 +85,84 @@ class OrderPaying(OrderQueries):
             if order is not None and order.status == "cancelled":
                 await self._refund_late_payment(session, order, payment, now)
             return False
-        bought: list[tuple[int, bool]] = []
-        for so in await repo.seller_orders_of([order.id]):
-            bought += await self._pay_seller_order(session, so, payment, now)
+        bought = await self._pay_seller_orders(session, await repo.seller_orders_of([order.id]), payment, now)
         # the cart lines bought go; a bulk line of a SKU stays when only its sample was bought, and back
         await cart_service.remove_lines(session, Actor(user_id=order.buyer_id), None, bought)
         await session.flush()
         return True
 
-    async def _pay_seller_order(
-        self, session: AsyncSession, so: SellerOrder, payment: Payment, now: datetime
+    async def _pay_seller_orders(
+        self, session: AsyncSession, seller_orders: Sequence[SellerOrder], payment: Payment, now: datetime
     ) -> list[tuple[int, bool]]:
-        """Pay one seller order from the order's payment; the (sku_id, is_sample) lines it bought."""
+        """Pay the order's seller orders from its payment, those still waiting for it; the (sku_id, is_sample)
+        lines they bought. The work of all of them is done together: their lines and their stores' people
+        read once each, the stock of every SKU sold in SKU id order (the lock order), the movements, events
+        and notifications each written in one INSERT."""
         repo = OrderRepository(session)
-        ship_by = now + timedelta(days=so.ship_by_days)
-        if not await repo.transition(
-            so.id,
-            ["pending_payment"],
-            {"status": "paid", "paid_at": now, "ship_by": ship_by, "updated_at": now},
-        ):
+        paid: list[tuple[SellerOrder, datetime]] = []
+        for so in seller_orders:
+            ship_by = now + timedelta(days=so.ship_by_days)
+            if await repo.transition(
+                so.id,
+                ["pending_payment"],
+                {"status": "paid", "paid_at": now, "ship_by": ship_by, "updated_at": now},
+            ):
+                paid.append((so, ship_by))
+        if not paid:
             return []
-        await ledger_service.post(
-            session,
-            key=f"so:{so.id}:captured",
-            kind="payment_captured",
-            postings=postings.payment_captured(so.id, so.store_id, Money(so.total_amount, so.currency)),
-            reference=("seller_order", so.id),
-            memo=f"Order {so.number} paid",
-        )
-        lines = await repo.lines_of([so.id])
-        for line in stocked(lines):
-            on_hand = await repo.sell_reserved(line.sku_id, line.quantity)
-            if on_hand is None:
-                raise RuntimeError(
-                    f"{so.number}: {line.quantity} units of SKU {line.sku_id} are not reserved"
+        for so, _ in paid:
+            await ledger_service.post(
+                session,
+                key=f"so:{so.id}:captured",
+                kind="payment_captured",
+                postings=postings.payment_captured(so.id, so.store_id, Money(so.total_amount, so.currency)),
+                reference=("seller_order", so.id),
+                memo=f"Order {so.number} paid",
+            )
+        lines_of: dict[int, list[OrderLine]] = {so.id: [] for so, _ in paid}
+        for line in await repo.lines_of(list(lines_of)):
+            lines_of[line.seller_order_id].append(line)
+        sold: list[tuple[int, int, str]] = []
+        seller_order_of_sku: dict[int, SellerOrder] = {}
+        for so, _ in paid:
+            for held in stocked(lines_of[so.id]):
+                sold.append((held.sku_id, held.quantity, f"sold: order {so.number}"))
+                seller_order_of_sku[held.sku_id] = so
+        short = await inventory_service.sell_reserved_all(session, sold)
+        if short is not None:
+            sku_id, quantity = short
+            number = seller_order_of_sku[sku_id].number
+            raise RuntimeError(f"{number}: {quantity} units of SKU {sku_id} are not reserved")
+        people = await notification_service.people_of_stores(session, {so.store_id for so, _ in paid})
+        notes: list[Note] = []
+        for so, ship_by in paid:
+            repo.add_event(
+                so.id,
+                "paid",
+                actor_id=so.buyer_id,
+                actor_role="buyer",
+                at=now,
+                data={"amount": so.total_amount, "payment_id": payment.id},
+            )
+            items = sum(line.quantity for line in lines_of[so.id])
+            notes += [
+                Note(
+                    user_id,
+                    "order.paid",
+                    f"New order {so.number} to ship",
+                    body=f"{items} item{'s' if items != 1 else ''}, "
+                    f"{amount_text(so.total_amount, so.currency)}. Ship by {ship_by:%Y-%m-%d %H:%M} UTC.",
+                    link=seller_link(so.store_id, so.id),
                 )
-            repo.add_movement(line.sku_id, "sale", -line.quantity, on_hand, f"sold: order {so.number}", None)
-        repo.add_event(
-            so.id,
-            "paid",
-            actor_id=so.buyer_id,
-            actor_role="buyer",
-            at=now,
-            data={"amount": so.total_amount, "payment_id": payment.id},
-        )
-        items = sum(line.quantity for line in lines)
-        await self._notify_store(
-            session,
-            so,
-            "order.paid",
-            f"New order {so.number} to ship",
-            body=f"{items} item{'s' if items != 1 else ''}, {amount_text(so.total_amount, so.currency)}. "
-            f"Ship by {ship_by:%Y-%m-%d %H:%M} UTC.",
-        )
-        return [(line.sku_id, line.is_sample) for line in lines if line.sku_id is not None]
+                for user_id in people[so.store_id]
+            ]
+        await notification_service.notify_all(session, notes)
+        return [
+            (line.sku_id, line.is_sample)
+            for so, _ in paid
+            for line in lines_of[so.id]
+            if line.sku_id is not None
+        ]
 
     async def _refund_late_payment(
         self, session: AsyncSession, order: Order, payment: Payment, now: datetime
