@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.authz import visible_store_condition
+from souk.db import dialect_of
 from souk.models import Cart, CartLine, PriceTier, Product, ProductImage, Sku, Stock, Store
 
 
@@ -28,11 +30,32 @@ class SkuFacts:
     thumb: str | None = None  # the thumbnail of the product's first image
 
 
+@dataclass
+class SkuInCart:
+    """What adding a SKU to a cart starts from, read in one statement: the SKU's facts, its product's volume
+    tiers, the id of the cart (None: there is no cart yet) and the id and quantity of the SKU's line of the
+    kind asked (None and 0: not in the cart), as the database has them now."""
+
+    facts: SkuFacts
+    tiers: list[tuple[int, int]]
+    cart_id: int | None
+    line_id: int | None
+    in_cart: int
+
+
+def _owner(user_id: int | None, token_hash: str | None) -> ColumnElement[bool]:
+    return Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
+
+
 def line_count_query(*, user_id: int | None = None, token_hash: str | None = None) -> Select[Any]:
     """The number of lines in the cart of a user or of a guest token hash, as a statement (the header reads
     it as a scalar subquery of its own statement)."""
-    owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
-    return select(func.count()).select_from(CartLine).join(Cart, Cart.id == CartLine.cart_id).where(owner)
+    return (
+        select(func.count())
+        .select_from(CartLine)
+        .join(Cart, Cart.id == CartLine.cart_id)
+        .where(_owner(user_id, token_hash))
+    )
 
 
 class CartRepository:
@@ -47,19 +70,38 @@ class CartRepository:
     async def of_guest(self, token_hash: str) -> Cart | None:
         return await self.session.scalar(select(Cart).where(Cart.guest_token_hash == token_hash))
 
+    def _insert(self) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL alike)."""
+        return sqlite_insert if dialect_of(self.session) == "sqlite" else pg_insert
+
+    async def insert_if_absent(
+        self, *, user_id: int | None = None, token_hash: str | None = None
+    ) -> Cart | None:
+        """A new cart, or None when the user (or the guest token) has one already, for instance created by
+        another request at the same moment: ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, so the conflict
+        is not an error and needs no savepoint (on PostgreSQL the insert waits for the other transaction and
+        returns nothing once it commits)."""
+        owner_column = "user_id" if user_id is not None else "guest_token_hash"
+        stmt = (
+            self._insert()(Cart)
+            .values(user_id=user_id, guest_token_hash=token_hash)
+            .on_conflict_do_nothing(index_elements=[owner_column])
+            .returning(Cart)
+        )
+        return await self.session.scalar(stmt)
+
     async def create(self, *, user_id: int | None = None, token_hash: str | None = None) -> Cart:
         """A new cart; when another request created the same one at the same moment, that one."""
-        cart = Cart(user_id=user_id, guest_token_hash=token_hash)
-        try:
-            async with self.session.begin_nested():
-                self.session.add(cart)
-                await self.session.flush()
-        except IntegrityError:
-            found = await (self.of_user(user_id) if user_id is not None else self.of_guest(token_hash or ""))
-            if found is None:
-                raise
-            return found
+        cart = await self.insert_if_absent(user_id=user_id, token_hash=token_hash)
+        if cart is None:
+            cart = await (self.of_user(user_id) if user_id is not None else self.of_guest(token_hash or ""))
+            if cart is None:
+                raise RuntimeError("could not create the cart")
         return cart
+
+    async def touch(self, cart_id: int, now: datetime) -> None:
+        """The cart changed now (its ``updated_at``: a guest cart is purged some days after its last change)."""
+        await self.session.execute(update(Cart).where(Cart.id == cart_id).values(updated_at=now))
 
     async def delete(self, cart: Cart) -> None:
         await self.session.execute(delete(CartLine).where(CartLine.cart_id == cart.id))
@@ -85,16 +127,91 @@ class CartRepository:
             stmt = stmt.with_for_update()
         return await self.session.scalar(stmt)
 
-    async def insert_line(self, line: CartLine) -> bool:
-        """Insert a line; False when the cart already has this SKU's line of that kind (a concurrent add won
-        the race)."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(line)
-                await self.session.flush()
-        except IntegrityError:
-            return False
-        return True
+    async def hold_line(self, line_id: int) -> int | None:
+        """Lock a line until the transaction ends (``FOR UPDATE``; SQLite runs one writer at a time anyway)
+        and return its quantity; None when it is gone."""
+        return await self.session.scalar(
+            select(CartLine.quantity).where(CartLine.id == line_id).with_for_update()
+        )
+
+    async def insert_line_if_absent(
+        self,
+        *,
+        cart_id: int,
+        sku_id: int,
+        quantity: int,
+        unit_price_amount: int,
+        currency: str,
+        added_at: datetime,
+        sample: bool = False,
+    ) -> CartLine | None:
+        """A new line, or None when the cart has this SKU's line of that kind already (a concurrent add won
+        the race): ``INSERT ... ON CONFLICT (cart_id, sku_id, is_sample) DO NOTHING RETURNING``, no savepoint."""
+        stmt = (
+            self._insert()(CartLine)
+            .values(
+                cart_id=cart_id,
+                sku_id=sku_id,
+                is_sample=sample,
+                quantity=quantity,
+                unit_price_amount=unit_price_amount,
+                currency=currency,
+                added_at=added_at,
+            )
+            .on_conflict_do_nothing(index_elements=["cart_id", "sku_id", "is_sample"])
+            .returning(CartLine)
+        )
+        return await self.session.scalar(stmt)
+
+    async def set_line_if_unchanged(
+        self, line_id: int, quantity_read: int, *, quantity: int, unit_price_amount: int, currency: str
+    ) -> CartLine | None:
+        """Set a line's quantity and price unless it changed since it was read: ``UPDATE ... WHERE id = :id
+        AND quantity = :quantity_read RETURNING``. None when another request changed or removed the line in
+        between (the caller reads it again and decides anew): a compare-and-set, so a quantity checked
+        against the line as read is the quantity written, without holding a lock from the read on. On
+        PostgreSQL a concurrent writer's lock is waited for and the condition checked on the row it left.
+        The session's copy of the line, if it holds one, is refreshed from the row written."""
+        stmt = (
+            update(CartLine)
+            .where(CartLine.id == line_id, CartLine.quantity == quantity_read)
+            .values(quantity=quantity, unit_price_amount=unit_price_amount, currency=currency)
+            .returning(CartLine)
+            .execution_options(populate_existing=True)
+        )
+        return await self.session.scalar(stmt)
+
+    async def put_sample_line(
+        self, *, cart_id: int, sku_id: int, unit_price_amount: int, currency: str, added_at: datetime
+    ) -> CartLine:
+        """The SKU's sample line (1 piece) at this price: inserted, or when the cart has it already, its
+        price updated (it keeps its quantity and ``added_at``). One ``INSERT ... ON CONFLICT (cart_id,
+        sku_id, is_sample) DO UPDATE ... RETURNING``: a concurrent add of the same sample updates the row the
+        other inserted."""
+        insert = self._insert()(CartLine).values(
+            cart_id=cart_id,
+            sku_id=sku_id,
+            is_sample=True,
+            quantity=1,
+            unit_price_amount=unit_price_amount,
+            currency=currency,
+            added_at=added_at,
+        )
+        stmt = (
+            insert.on_conflict_do_update(
+                index_elements=["cart_id", "sku_id", "is_sample"],
+                set_={
+                    "unit_price_amount": insert.excluded.unit_price_amount,
+                    "currency": insert.excluded.currency,
+                },
+            )
+            .returning(CartLine)
+            .execution_options(populate_existing=True)
+        )
+        line = await self.session.scalar(stmt)
+        if line is None:  # an upsert always returns its row
+            raise RuntimeError("could not add the sample line")
+        return line
 
     async def delete_lines(self, cart_id: int, sku_ids: Sequence[int]) -> int:
         """Every line (bulk and sample) of these SKUs."""
@@ -165,8 +282,57 @@ class CartRepository:
 
     @staticmethod
     def _facts(row: Any) -> SkuFacts:
-        sku, product, store, available, is_visible, thumb = row[-6:]
+        sku, product, store, available, is_visible, thumb = row[:6]
         return SkuFacts(sku, product, store, max(0, int(available)), bool(is_visible), thumb)
+
+    @staticmethod
+    def _tiers_of(rows: Sequence[Any], at: int) -> list[tuple[int, int]]:
+        """The (min_quantity, unit_price_amount) pairs in columns ``at`` and ``at + 1`` of rows that repeat one
+        SKU once per tier of its product (outer joined: a product without tiers gives one row of NULLs)."""
+        return [(row[at], row[at + 1]) for row in rows if row[at] is not None]
+
+    def _with_tiers_query(self, sku_id: int) -> Select[Any]:
+        """The facts of one SKU, one row per volume tier of its product in ascending quantity (one row when it
+        has none): the tiers ride along with the facts instead of a statement of their own."""
+        return (
+            self._facts_query()
+            .add_columns(PriceTier.min_quantity, PriceTier.unit_price_amount)
+            .outerjoin(PriceTier, PriceTier.product_id == Product.id)
+            .where(Sku.id == sku_id)
+            .order_by(PriceTier.min_quantity)
+        )
+
+    async def sku_with_tiers(self, sku_id: int) -> tuple[SkuFacts, list[tuple[int, int]]] | None:
+        """One SKU's facts and its product's volume tiers (ascending quantity), in one statement; None when
+        there is no such SKU."""
+        rows = (await self.session.execute(self._with_tiers_query(sku_id))).all()
+        return (self._facts(rows[0]), self._tiers_of(rows, 6)) if rows else None
+
+    async def sku_in_cart(
+        self, sku_id: int, *, user_id: int | None = None, token_hash: str | None = None, sample: bool = False
+    ) -> SkuInCart | None:
+        """One SKU's facts and tiers with the cart of a user or of a guest token hash and the SKU's bulk (or
+        with ``sample``, sample) line in it, in one statement; None when there is no such SKU.
+
+        Nothing is locked: a caller that writes the line from what it read does so with
+        ``set_line_if_unchanged`` or ``insert_line_if_absent``, which tell it when a concurrent request got
+        there first. The line's id and quantity are plain columns, so they are the database's now even when
+        the session holds an older copy of the line."""
+        stmt = (
+            self._with_tiers_query(sku_id)
+            .add_columns(Cart.id, CartLine.id, CartLine.quantity)
+            .outerjoin(Cart, _owner(user_id, token_hash))
+            .outerjoin(
+                CartLine,
+                and_(CartLine.cart_id == Cart.id, CartLine.sku_id == Sku.id, CartLine.is_sample.is_(sample)),
+            )
+        )
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None
+        # columns: the six facts, the tier's two, the cart's id, the line's id and quantity
+        cart_id, line_id, in_cart = rows[0][8:11]
+        return SkuInCart(self._facts(rows[0]), self._tiers_of(rows, 6), cart_id, line_id, in_cart or 0)
 
     async def sku_facts(self, sku_ids: Sequence[int]) -> dict[int, SkuFacts]:
         if not sku_ids:
@@ -179,17 +345,16 @@ class CartRepository:
     ) -> list[tuple[CartLine, SkuFacts]]:
         """The lines of the cart of a user or of a guest token hash, newest first, each with its SKU's facts,
         in one statement."""
-        owner = Cart.user_id == user_id if user_id is not None else Cart.guest_token_hash == token_hash
         stmt = (
             self._facts_query()
             .add_columns(CartLine)
             .join(CartLine, CartLine.sku_id == Sku.id)
             .join(Cart, Cart.id == CartLine.cart_id)
-            .where(owner)
+            .where(_owner(user_id, token_hash))
             .order_by(CartLine.id.desc())
         )
-        # the line is the last column; the facts are the six before it
-        return [(row[-1], self._facts(row[:-1])) for row in (await self.session.execute(stmt)).all()]
+        # the six facts, then the line
+        return [(row[6], self._facts(row)) for row in (await self.session.execute(stmt)).all()]
 
     async def tiers(self, product_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
         """{product_id: [(min_quantity, unit_price_amount), ...]} in ascending quantity."""

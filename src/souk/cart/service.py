@@ -35,7 +35,7 @@ from souk.cart.errors import (
     SampleQuantityFixed,
     SkuNotForSale,
 )
-from souk.cart.repository import CartRepository, SkuFacts, line_count_query
+from souk.cart.repository import CartRepository, SkuFacts, SkuInCart, line_count_query
 from souk.cart.schemas import (
     CartCurrencyGroup,
     CartLineView,
@@ -57,6 +57,9 @@ LOW_STOCK = 5
 # messages name amounts the way the pages do by default ("US$12.50")
 MESSAGE_LOCALE = "en_001"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+# an add reads the line and writes it only if it did not change in between; it reads again when another
+# request changed the same line (or created the cart) at that moment, at most this many times
+ADD_ATTEMPTS = 10
 
 
 def new_guest_token() -> str:
@@ -206,22 +209,10 @@ class CartService:
         token = valid_guest_token(guest_token)
         return await repo.of_guest(hash_secret(token)) if token else None
 
-    async def _create(self, session: AsyncSession, actor: Actor, guest_token: str | None) -> Cart:
-        repo = CartRepository(session)
-        if actor.user_id is not None:
-            return await repo.create(user_id=actor.user_id)
-        token = valid_guest_token(guest_token)
-        if token is None:
-            raise CartTokenRequired()
-        return await repo.create(token_hash=hash_secret(token))
-
     def _check_writer(self, actor: Actor) -> None:
         """A user's credentials must allow writing (a read-only API token may not change the cart)."""
         if actor.user_id is not None:
             require_writer(actor)
-
-    async def _load(self, session: AsyncSession, sku_ids: Sequence[int]) -> _Loaded:
-        return await self._with_tiers(session, await CartRepository(session).sku_facts(sku_ids))
 
     async def _with_tiers(self, session: AsyncSession, facts: dict[int, SkuFacts]) -> _Loaded:
         """The facts with the volume tiers of the products sold in bulk (only those are priced by tier: no
@@ -231,11 +222,25 @@ class CartService:
         thumbs = {f.product.id: f.thumb for f in facts.values() if f.thumb}
         return _Loaded(facts, tiers, thumbs)
 
-    async def _facts_for_sale(self, session: AsyncSession, sku_id: int) -> SkuFacts:
-        facts = (await CartRepository(session).sku_facts([sku_id])).get(sku_id)
-        if facts is None or not facts.visible:
-            raise SkuNotForSale()
-        return facts
+    @staticmethod
+    def _loaded_one(facts: SkuFacts, tiers: list[tuple[int, int]]) -> _Loaded:
+        """``_with_tiers`` of one SKU whose tiers were read with its facts."""
+        product_id = facts.product.id
+        return _Loaded(
+            {facts.sku.id: facts},
+            {product_id: tiers} if tiers and sells_in_bulk(facts.store) else {},
+            {product_id: facts.thumb} if facts.thumb else {},
+        )
+
+    def _owner(self, actor: Actor, guest_token: str | None) -> dict[str, Any]:
+        """Whose cart, as the repository's keyword arguments: the user's, or the guest token's hash (a guest
+        without a valid token has no cart to change: 401 ``cart_token_required``)."""
+        if actor.user_id is not None:
+            return {"user_id": actor.user_id}
+        token = valid_guest_token(guest_token)
+        if token is None:
+            raise CartTokenRequired()
+        return {"token_hash": hash_secret(token)}
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -354,9 +359,6 @@ class CartService:
 
     # --- changing ------------------------------------------------------------------------------------------
 
-    async def _line_result(self, session: AsyncSession, line: CartLine) -> CartLineView:
-        return self._line_view(line, await self._load(session, [line.sku_id]))
-
     async def add(
         self,
         session: AsyncSession,
@@ -369,80 +371,104 @@ class CartService:
     ) -> CartLineView:
         """Put ``quantity`` more units of a SKU in the cart (creating the cart, and the guest's cart for a
         new ``guest_token``). The line's total must stay within the limits and what is available.
-        With ``sample``: the SKU's sample line (1 piece at the sample price; adding it again keeps 1)."""
+        With ``sample``: the SKU's sample line (1 piece at the sample price; adding it again keeps 1).
+
+        The SKU, its tiers, the cart and the line are read in one statement, without locks; the line is then
+        written only if it is still as read (``set_line_if_unchanged``, ``insert_line_if_absent``), else it
+        is read again and checked anew: the quantity checked is the quantity written, as when several
+        requests add to the same line at once. An add to an existing cart sends 3 statements (read, line,
+        the cart's ``updated_at``); to a new cart 3 too (read, cart, line)."""
         self._check_writer(actor)
-        if actor.user_id is None and valid_guest_token(guest_token) is None:
-            raise CartTokenRequired()
-        facts = await self._facts_for_sale(session, sku_id)
-        if sample:
-            return await self._add_sample(session, actor, guest_token, facts, quantity)
+        owner = self._owner(actor, guest_token)
         repo = CartRepository(session)
-        cart = await self._find(session, actor, guest_token)
-        line = await repo.line(cart.id, sku_id, for_update=True) if cart is not None else None
-        in_cart = line.quantity if line is not None else 0
+        for attempt in range(ADD_ATTEMPTS):
+            found = await repo.sku_in_cart(sku_id, sample=sample, **owner)
+            if found is None or not found.facts.visible:
+                raise SkuNotForSale()
+            if sample:
+                line = await self._put_sample(repo, owner, found, quantity)
+            else:
+                # after a lost race the line is held (FOR UPDATE) from its check to its write, so busy lines
+                # cannot keep an add retrying
+                line = await self._put_units(repo, owner, found, quantity, hold=attempt > 0)
+            if line is not None:
+                return self._line_view(line, self._loaded_one(found.facts, found.tiers))
+        raise RuntimeError("could not add the cart line: it kept changing")
+
+    async def _cart_for(
+        self, repo: CartRepository, owner: dict[str, Any], found: SkuInCart
+    ) -> tuple[int, bool] | None:
+        """(the cart's id, whether this add created it); None when another request created it since it was
+        read (read again: it may already hold the line)."""
+        if found.cart_id is not None:
+            return found.cart_id, False
+        cart = await repo.insert_if_absent(**owner)
+        return (cart.id, True) if cart is not None else None
+
+    async def _put_units(
+        self, repo: CartRepository, owner: dict[str, Any], found: SkuInCart, quantity: int, *, hold: bool
+    ) -> CartLine | None:
+        """The bulk line with ``quantity`` more units; None when the cart or the line changed since
+        ``found`` was read (nothing was written). With ``hold``, an existing line is locked and read again
+        first."""
+        facts, in_cart = found.facts, found.in_cart
+        if hold and found.line_id is not None:
+            held = await repo.hold_line(found.line_id)
+            if held is None:
+                return None  # removed meanwhile
+            in_cart = held
         if quantity < 1:
             raise invalid_field("quantity", "must be at least 1")
         check_quantity(facts, in_cart + quantity, in_cart=in_cart)
-        tiers = (await repo.tiers([facts.product.id])).get(facts.product.id, [])
+        total = in_cart + quantity
+        price = unit_price(facts, found.tiers, total)
+        cart = await self._cart_for(repo, owner, found)
         if cart is None:
-            cart = await self._create(session, actor, guest_token)
-        if line is None:
-            line = CartLine(
-                cart_id=cart.id,
-                sku_id=sku_id,
-                quantity=quantity,
-                unit_price_amount=unit_price(facts, tiers, quantity),
+            return None
+        cart_id, created = cart
+        if found.line_id is None:
+            put = await repo.insert_line_if_absent(
+                cart_id=cart_id,
+                sku_id=facts.sku.id,
+                quantity=total,
+                unit_price_amount=price,
                 currency=facts.sku.currency,
                 added_at=utcnow(),
             )
-            if not await repo.insert_line(line):
-                if await repo.line(cart.id, sku_id) is None:
-                    raise RuntimeError("could not add the cart line")
-                # the same SKU was added at the same moment: add to that line
-                return await self.add(session, actor, guest_token, sku_id, quantity)
         else:
-            line.quantity = in_cart + quantity
-            line.unit_price_amount = unit_price(facts, tiers, line.quantity)
-            line.currency = facts.sku.currency
-        cart.updated_at = utcnow()
-        await session.flush()
-        return await self._line_result(session, line)
+            put = await repo.set_line_if_unchanged(
+                found.line_id, in_cart, quantity=total, unit_price_amount=price, currency=facts.sku.currency
+            )
+        if put is not None and not created:
+            await repo.touch(cart_id, utcnow())
+        return put
 
-    async def _add_sample(
-        self, session: AsyncSession, actor: Actor, guest_token: str | None, facts: SkuFacts, quantity: int
-    ) -> CartLineView:
+    async def _put_sample(
+        self, repo: CartRepository, owner: dict[str, Any], found: SkuInCart, quantity: int
+    ) -> CartLine | None:
+        """The sample line (1 piece at the sample price now, inserted or its price updated); None when the
+        cart was created by another request since ``found`` was read (nothing was written)."""
+        facts = found.facts
         price = check_sample(facts)
         if quantity != 1:
             raise SampleQuantityFixed()
         if facts.available < 1:
             raise InsufficientStock(available=facts.available)
-        repo = CartRepository(session)
-        sku_id = facts.sku.id
-        cart = await self._find(session, actor, guest_token)
-        line = await repo.line(cart.id, sku_id, sample=True, for_update=True) if cart is not None else None
+        cart = await self._cart_for(repo, owner, found)
         if cart is None:
-            cart = await self._create(session, actor, guest_token)
-        if line is None:
-            line = CartLine(
-                cart_id=cart.id,
-                sku_id=sku_id,
-                is_sample=True,
-                quantity=1,
-                unit_price_amount=price,
-                currency=facts.sku.currency,
-                added_at=utcnow(),
-            )
-            if not await repo.insert_line(line):
-                found = await repo.line(cart.id, sku_id, sample=True)
-                if found is None:
-                    raise RuntimeError("could not add the sample line")
-                line = found  # the same sample was added at the same moment
+            return None
+        cart_id, created = cart
         # a sample is one piece: asking again keeps it at 1, at the price the buyer sees now
-        line.unit_price_amount = price
-        line.currency = facts.sku.currency
-        cart.updated_at = utcnow()
-        await session.flush()
-        return await self._line_result(session, line)
+        line = await repo.put_sample_line(
+            cart_id=cart_id,
+            sku_id=facts.sku.id,
+            unit_price_amount=price,
+            currency=facts.sku.currency,
+            added_at=utcnow(),
+        )
+        if not created:
+            await repo.touch(cart_id, utcnow())
+        return line
 
     async def _existing_line(
         self, session: AsyncSession, actor: Actor, guest_token: str | None, sku_id: int, sample: bool
@@ -470,15 +496,17 @@ class CartService:
         cart, line = await self._existing_line(session, actor, guest_token, sku_id, sample)
         if sample:
             raise SampleQuantityFixed()
-        facts = await self._facts_for_sale(session, sku_id)
+        found = await CartRepository(session).sku_with_tiers(sku_id)
+        if found is None or not found[0].visible:
+            raise SkuNotForSale()
+        facts, tiers = found
         check_quantity(facts, quantity)
-        tiers = (await CartRepository(session).tiers([facts.product.id])).get(facts.product.id, [])
         line.quantity = quantity
         line.unit_price_amount = unit_price(facts, tiers, quantity)
         line.currency = facts.sku.currency
         cart.updated_at = utcnow()
         await session.flush()
-        return await self._line_result(session, line)
+        return self._line_view(line, self._loaded_one(facts, tiers))
 
     async def remove(
         self,
