@@ -82,7 +82,8 @@ class TestJobs:
         # LOCKED LIMIT n) may be run again per row and claim more than n
         user = await user_factory()
         ids = [
-            (await enqueue(session, "test.notify", {"user_id": user.id, "title": f"n{i}"})).id for i in range(5)
+            (await enqueue(session, "test.notify", {"user_id": user.id, "title": f"n{i}"})).id
+            for i in range(5)
         ]
         await session.flush()
 

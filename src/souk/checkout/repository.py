@@ -44,9 +44,7 @@ class PlacingRepository:
         """Insert the seller orders of an order (one per store) and number them ``SO-<id + offset>``, in two
         statements; {store_id: seller order id}."""
         table = _table(SellerOrder)
-        result = await self.session.execute(
-            insert(table).returning(table.c.id, table.c.store_id), list(rows)
-        )
+        result = await self.session.execute(insert(table).returning(table.c.id, table.c.store_id), list(rows))
         ids = {int(store_id): int(so_id) for so_id, store_id in result.all()}
         await self.session.execute(
             update(table)
