@@ -22,6 +22,9 @@ IntentStatus = Literal["requires_payment_method", "succeeded", "failed"]
 EVENT_SUCCEEDED = "payment_intent.succeeded"
 EVENT_FAILED = "payment_intent.payment_failed"
 
+# ProviderError.code when an idempotency key was used before with other values
+KEY_IN_USE = "idempotency_key_in_use"
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -58,7 +61,8 @@ class PaymentProvider(Protocol):
     async def create_intent(
         self, session: AsyncSession, *, amount: int, currency: str, reference: str, idempotency_key: str
     ) -> Intent:
-        """A new intent to collect ``amount`` (minor units); the same key returns the same intent."""
+        """A new intent to collect ``amount`` (minor units); the same key returns the same intent (the same key
+        with another amount or currency raises ``ProviderError`` with code ``KEY_IN_USE``)."""
         ...
 
     async def confirm(

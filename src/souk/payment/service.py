@@ -20,19 +20,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.config import Settings, get_settings
-from souk.db import dialect_of
 from souk.errors import invalid_field
 from souk.kit.clock import utcnow
 from souk.kit.money import Money, is_currency
-from souk.models import Payment, PaymentRefund, WebhookEvent
+from souk.models import Payment, PaymentRefund
 from souk.payment.errors import (
     PaymentKeyReused,
     PaymentNotFound,
@@ -40,7 +38,8 @@ from souk.payment.errors import (
     PaymentNotRefundable,
     RefundTooLarge,
 )
-from souk.payment.provider import EVENT_FAILED, EVENT_SUCCEEDED, PaymentProvider
+from souk.payment.provider import EVENT_FAILED, EVENT_SUCCEEDED, KEY_IN_USE, PaymentProvider, ProviderError
+from souk.payment.repository import PAYABLE_STATUSES, PaymentRepository
 from souk.payment.schemas import CardIn
 from souk.payment.simulated import SimulatedPaymentProvider
 from souk.payment.webhooks import decode_event, verify
@@ -50,7 +49,6 @@ log = logging.getLogger("souk.payment")
 PaymentCallback = Callable[[AsyncSession, Payment], Awaitable[None]]
 
 PROVIDERS: dict[str, Callable[[], PaymentProvider]] = {"simulated": SimulatedPaymentProvider}
-PAYABLE_STATUSES = ("requires_payment", "failed")
 
 
 @dataclass(frozen=True)
@@ -138,43 +136,43 @@ class PaymentService:
             raise invalid_field("currency", "is not a currency the marketplace accepts")
         if not 1 <= len(idempotency_key) <= 200:
             raise invalid_field("idempotency_key", "must be 1 to 200 characters")
-        existing = await self._by_key(session, idempotency_key)
-        if existing is not None:
-            return self._same_payment(existing, amount, order_id)
         provider = self.provider
+        repo = PaymentRepository(session)
+        # no savepoint and no read first: the provider's intent is idempotent by its key (the simulated
+        # provider inserts its row with ON CONFLICT DO NOTHING and reads the existing one only on a conflict),
+        # and so is the payment's insert; of two creates with one key at the same moment, the second finds
+        # the first's intent and payment (on PostgreSQL its inserts wait for the first transaction to end)
         try:
-            # the provider's intent (the simulated provider writes a row keyed by the same key) and the payment
-            # in one savepoint: of two creates with one key at the same moment, the second fails as a whole
-            async with session.begin_nested():
-                intent = await provider.create_intent(
-                    session,
-                    amount=amount.amount,
-                    currency=amount.currency,
-                    reference=reference,
-                    idempotency_key=f"payment:{idempotency_key}",
-                )
-                payment = Payment(
-                    provider=provider.name,
-                    intent_id=intent.id,
-                    idempotency_key=idempotency_key,
-                    amount=amount.amount,
-                    currency=amount.currency,
-                    status="requires_payment",
-                    reference=reference[:200],
-                    order_id=order_id,
-                    user_id=user_id,
-                )
-                session.add(payment)
-        except IntegrityError:
-            # a concurrent request with the same key committed first
-            existing = await self._by_key(session, idempotency_key)
+            intent = await provider.create_intent(
+                session,
+                amount=amount.amount,
+                currency=amount.currency,
+                reference=reference,
+                idempotency_key=f"payment:{idempotency_key}",
+            )
+        except ProviderError as error:
+            # the intent under this key is for another amount: the key was used for another payment
+            existing = await repo.by_key(idempotency_key) if error.code == KEY_IN_USE else None
             if existing is None:
                 raise
             return self._same_payment(existing, amount, order_id)
-        return payment
-
-    async def _by_key(self, session: AsyncSession, key: str) -> Payment | None:
-        payment: Payment | None = await session.scalar(select(Payment).where(Payment.idempotency_key == key))
+        payment = await repo.insert_payment(
+            provider=provider.name,
+            intent_id=intent.id,
+            idempotency_key=idempotency_key,
+            amount=amount.amount,
+            currency=amount.currency,
+            status="requires_payment",
+            reference=reference[:200],
+            order_id=order_id,
+            user_id=user_id,
+        )
+        if payment is None:
+            # created before (a retry, or a concurrent request that committed first): the same payment
+            existing = await repo.by_key(idempotency_key)
+            if existing is None:  # pragma: no cover - payments are never deleted
+                raise RuntimeError(f"payment {idempotency_key!r} conflicted but cannot be read")
+            return self._same_payment(existing, amount, order_id)
         return payment
 
     def _same_payment(self, payment: Payment, amount: Money, order_id: int | None) -> Payment:
@@ -187,35 +185,38 @@ class PaymentService:
         succeeded) or ``failed`` with ``failure_code``/``failure_message`` (raise ``PaymentDeclined(payment)``
         to show it). A payment already processing or paid raises ``PaymentNotPayable`` (so a double submit
         never charges twice)."""
-        payment = await self.get(session, payment_id)
+        repo = PaymentRepository(session)
+        # the claim: the payment's row is ours until this transaction ends (``lock``: FOR UPDATE on PostgreSQL,
+        # one writer at a time on SQLite), so of two confirmations at the same moment the second waits and
+        # then reads what the first committed (processing): only one reaches the provider. Nothing is written
+        # before the provider answers, so a provider error leaves the payment as it was (no savepoint needed)
+        payment = await repo.lock(payment_id)
+        if payment is None:
+            raise PaymentNotFound()
         if card.expired():
             raise invalid_field("exp_month", "the card has expired")
-        async with session.begin_nested():
-            # claim it: of two confirmations at the same moment only one reaches the provider
-            claimed = await session.execute(
-                update(Payment)
-                .where(Payment.id == payment.id, Payment.status.in_(PAYABLE_STATUSES))
-                .values(status="processing", failure_code=None, failure_message=None, updated_at=utcnow())
-                .execution_options(synchronize_session="fetch")
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                await session.refresh(payment)
-                raise PaymentNotPayable(payment.status)
-            intent = await self.provider.confirm(
-                session,
-                payment.intent_id,
-                card_number=card.number,
-                exp_month=card.exp_month,
-                exp_year=card.exp_year,
-                cvc=card.cvc,
-            )
-            payment.card_brand = intent.card_brand
-            payment.card_last4 = intent.card_last4
-            if intent.status == "failed":
-                payment.status = "failed"
-                payment.failure_code = intent.failure_code
-                payment.failure_message = intent.failure_message
-            await session.flush()
+        if payment.status not in PAYABLE_STATUSES:
+            raise PaymentNotPayable(payment.status)
+        intent = await self.provider.confirm(
+            session,
+            payment.intent_id,
+            card_number=card.number,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            cvc=card.cvc,
+        )
+        failed = intent.status == "failed"
+        recorded = await repo.record_attempt(
+            payment,
+            status="failed" if failed else "processing",
+            card_brand=intent.card_brand,
+            card_last4=intent.card_last4,
+            failure_code=intent.failure_code if failed else None,
+            failure_message=intent.failure_message if failed else None,
+            updated_at=utcnow(),
+        )
+        if not recorded:  # pragma: no cover - the row is locked since ``lock`` read it payable
+            raise RuntimeError(f"payment {payment.id} changed while it was being charged")
         return payment
 
     # --- the provider's webhook ------------------------------------------------------------------------
@@ -237,82 +238,63 @@ class PaymentService:
         verify(secret or self.webhook_secret(), signature, body, int(utcnow().timestamp()))
         event = decode_event(body)
         provider_name = provider or self.provider.name
-        insert = sqlite_insert if dialect_of(session) == "sqlite" else pg_insert
-        recorded = (
-            await session.execute(
-                insert(WebhookEvent)
-                .values(
-                    provider=provider_name,
-                    event_id=event["id"],
-                    type=event["type"],
-                    intent_id=event["intent_id"],
-                    outcome="received",
-                    received_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-                .returning(WebhookEvent.id)
-            )
-        ).scalar()
+        repo = PaymentRepository(session)
+        # the event is recorded first (its unique id makes a replay a no-op, also one delivered at the same
+        # moment), with the outcome it usually has; when it turns out otherwise, one UPDATE corrects it in the
+        # same transaction (an exception in a callback rolls the record back with everything else)
+        expected = "applied" if event["type"] in (EVENT_SUCCEEDED, EVENT_FAILED) else "ignored"
+        recorded = await repo.record_event(
+            provider=provider_name,
+            event_id=event["id"],
+            type=event["type"],
+            intent_id=event["intent_id"],
+            outcome=expected,
+            at=utcnow(),
+        )
         if recorded is None:
             return WebhookResult(event["id"], duplicate=True, outcome="duplicate")
         outcome = await self._apply(session, event)
-        await session.execute(update(WebhookEvent).where(WebhookEvent.id == recorded).values(outcome=outcome))
+        if outcome != expected:
+            await repo.set_event_outcome(recorded, outcome)
         return WebhookResult(event["id"], duplicate=False, outcome=outcome)
 
-    async def _apply(self, session: AsyncSession, event: dict[str, object]) -> str:
-        payment: Payment | None = await session.scalar(
-            select(Payment).where(Payment.intent_id == event["intent_id"])
-        )
-        if payment is None:
-            log.warning("payment webhook %s for an unknown intent %s", event["id"], event["intent_id"])
-            return "ignored"
-        if (payment.amount, payment.currency) != (event["amount"], event["currency"]):
-            log.error("payment webhook %s does not match payment %s's amount", event["id"], payment.id)
-            return "ignored"
+    async def _apply(self, session: AsyncSession, event: dict[str, Any]) -> str:
+        """Apply a verified, first-seen event to its payment: "applied" (the callbacks ran) or "ignored"."""
+        repo = PaymentRepository(session)
         now = utcnow()
+        intent_id, amount, currency = event["intent_id"], event["amount"], event["currency"]
+        payment: Payment | None = None
+        callbacks: list[PaymentCallback] = []
         if event["type"] == EVENT_SUCCEEDED:
-            changed = await session.execute(
-                update(Payment)
-                .where(
-                    Payment.id == payment.id, Payment.status.in_(("requires_payment", "processing", "failed"))
-                )
-                .values(
-                    status="succeeded",
-                    succeeded_at=now,
-                    failure_code=None,
-                    failure_message=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session="fetch")
-            )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                return "ignored"
-            await session.refresh(payment)
-            for callback in list(self._succeeded):
-                await callback(session, payment)
-            return "applied"
-        if event["type"] == EVENT_FAILED:
+            payment = await repo.mark_succeeded(intent_id, amount, currency, now)
+            callbacks = self._succeeded
+        elif event["type"] == EVENT_FAILED:
             code = event.get("failure_code")
             message = event.get("failure_message")
-            changed = await session.execute(
-                update(Payment)
-                # a newer attempt in flight (processing) or a success is never overridden by an older failure
-                .where(Payment.id == payment.id, Payment.status.in_(PAYABLE_STATUSES))
-                .values(
-                    status="failed",
-                    failure_code=str(code)[:40] if code else "payment_failed",
-                    failure_message=str(message)[:300] if message else None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session="fetch")
+            payment = await repo.mark_failed(
+                intent_id,
+                amount,
+                currency,
+                failure_code=str(code)[:40] if code else "payment_failed",
+                failure_message=str(message)[:300] if message else None,
+                at=now,
             )
-            if changed.rowcount != 1:  # type: ignore[attr-defined]
-                return "ignored"
-            await session.refresh(payment)
-            for callback in list(self._failed):
-                await callback(session, payment)
-            return "applied"
-        return "ignored"
+            callbacks = self._failed
+        if payment is None:
+            await self._log_ignored(repo, event)
+            return "ignored"
+        for callback in list(callbacks):
+            await callback(session, payment)
+        return "applied"
+
+    async def _log_ignored(self, repo: PaymentRepository, event: dict[str, Any]) -> None:
+        """Say why an event changed nothing when it is the provider's or our mistake (an unknown intent, another
+        amount); an event that arrives after a newer one (a stale state) is ignored silently."""
+        payment = await repo.by_intent(event["intent_id"])
+        if payment is None:
+            log.warning("payment webhook %s for an unknown intent %s", event["id"], event["intent_id"])
+        elif (payment.amount, payment.currency) != (event["amount"], event["currency"]):
+            log.error("payment webhook %s does not match payment %s's amount", event["id"], payment.id)
 
     # --- refunds ------------------------------------------------------------------------------------------
 

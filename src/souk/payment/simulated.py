@@ -21,14 +21,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from souk.db import dialect_of
 from souk.kit.clock import utcnow
 from souk.models import SimulatedIntent, SimulatedRefund
 from souk.payment.provider import (
     EVENT_FAILED,
     EVENT_SUCCEEDED,
+    KEY_IN_USE,
     Intent,
     ProviderError,
     ProviderRefund,
@@ -50,6 +54,8 @@ DECLINES: dict[str, tuple[str, str]] = {
 }
 
 DELIVER_WEBHOOK = "payment.deliver_webhook"
+
+_FRESH = {"populate_existing": True}  # a row a statement returns replaces what the session holds of it
 
 
 def _intent(
@@ -74,28 +80,36 @@ class SimulatedPaymentProvider:
     async def create_intent(
         self, session: AsyncSession, *, amount: int, currency: str, reference: str, idempotency_key: str
     ) -> Intent:
+        """One statement for a new key: the intent is inserted with ``ON CONFLICT DO NOTHING`` on its unique
+        key, and the existing intent is read only when there is one (also one a concurrent transaction has
+        just committed: on PostgreSQL the insert waits for it)."""
+        intent_id = f"pi_sim_{secrets.token_hex(12)}"
+        insert = sqlite_insert if dialect_of(session) == "sqlite" else pg_insert
+        stmt = (
+            insert(SimulatedIntent)
+            .values(
+                id=intent_id,
+                idempotency_key=idempotency_key,
+                client_secret=f"{intent_id}_secret_{secrets.token_urlsafe(18)}",
+                amount=amount,
+                currency=currency,
+                reference=reference[:200],
+                status="requires_payment_method",
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(SimulatedIntent)
+        )
+        row = (await session.scalars(stmt, execution_options=_FRESH)).one_or_none()
+        if row is not None:
+            return _intent(row)
         existing = await session.scalar(
             select(SimulatedIntent).where(SimulatedIntent.idempotency_key == idempotency_key)
         )
-        if existing is not None:
-            if (existing.amount, existing.currency) != (amount, currency):
-                raise ProviderError(
-                    "This idempotency key was used for another amount.", code="idempotency_key_in_use"
-                )
-            return _intent(existing)
-        intent_id = f"pi_sim_{secrets.token_hex(12)}"
-        row = SimulatedIntent(
-            id=intent_id,
-            idempotency_key=idempotency_key,
-            client_secret=f"{intent_id}_secret_{secrets.token_urlsafe(18)}",
-            amount=amount,
-            currency=currency,
-            reference=reference[:200],
-            status="requires_payment_method",
-        )
-        session.add(row)
-        await session.flush()
-        return _intent(row)
+        if existing is None:  # pragma: no cover - intents are never deleted
+            raise RuntimeError(f"intent {idempotency_key!r} conflicted but cannot be read")
+        if (existing.amount, existing.currency) != (amount, currency):
+            raise ProviderError("This idempotency key was used for another amount.", code=KEY_IN_USE)
+        return _intent(existing)
 
     async def confirm(
         self,
@@ -107,26 +121,33 @@ class SimulatedPaymentProvider:
         exp_year: int,
         cvc: str,
     ) -> Intent:
-        row = await session.get(SimulatedIntent, intent_id, with_for_update=True)
-        if row is None:
-            raise ProviderError(f"No such payment intent: {intent_id}.", code="resource_missing")
-        if row.status == "succeeded":
-            raise ProviderError(
-                "This payment intent has already succeeded.", code="payment_intent_unexpected_state"
-            )
+        """Charge the card: one conditional UPDATE of the intent (refused when it has succeeded already; the
+        row stays locked until the transaction ends, as a ``SELECT ... FOR UPDATE`` would) and the webhook's
+        delivery job."""
         now = utcnow()
         failure = DECLINES.get(card_number)
         if failure is None and (exp_year, exp_month) < (now.year, now.month):
             failure = DECLINES[CARD_EXPIRED]
-        row.card_brand = card_brand(card_number)
-        row.card_last4 = card_number[-4:]
-        if failure is None:
-            row.status = "succeeded"
-            row.last_failure_code = None
-        else:
-            row.status = "requires_payment_method"
-            row.last_failure_code = failure[0]
-        await session.flush()
+        stmt = (
+            update(SimulatedIntent)
+            .where(SimulatedIntent.id == intent_id, SimulatedIntent.status != "succeeded")
+            .values(
+                status="succeeded" if failure is None else "requires_payment_method",
+                last_failure_code=None if failure is None else failure[0],
+                card_brand=card_brand(card_number),
+                card_last4=card_number[-4:],
+                updated_at=now,
+            )
+            .returning(SimulatedIntent)
+            .execution_options(synchronize_session=False)
+        )
+        row = (await session.scalars(stmt, execution_options=_FRESH)).one_or_none()
+        if row is None:
+            if await session.get(SimulatedIntent, intent_id) is None:
+                raise ProviderError(f"No such payment intent: {intent_id}.", code="resource_missing")
+            raise ProviderError(
+                "This payment intent has already succeeded.", code="payment_intent_unexpected_state"
+            )
         event: dict[str, Any] = {
             "id": f"evt_sim_{secrets.token_hex(12)}",
             "type": EVENT_SUCCEEDED if failure is None else EVENT_FAILED,
@@ -154,9 +175,7 @@ class SimulatedPaymentProvider:
         )
         if existing is not None:
             if (existing.intent_id, existing.amount) != (intent_id, amount):
-                raise ProviderError(
-                    "This idempotency key was used for another refund.", code="idempotency_key_in_use"
-                )
+                raise ProviderError("This idempotency key was used for another refund.", code=KEY_IN_USE)
             return ProviderRefund(existing.id, existing.intent_id, existing.amount)
         row = await session.get(SimulatedIntent, intent_id, with_for_update=True)
         if row is None:

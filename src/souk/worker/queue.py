@@ -19,9 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from souk.db import dialect_of
 from souk.kit.clock import utcnow
 from souk.models.job import Job
 
@@ -51,31 +53,35 @@ async def enqueue(
     max_attempts: int = 8,
 ) -> Job:
     """Add a job in the current transaction. With ``dedupe_key``, an existing job with that key is returned
-    (also when another transaction adds the same key at the same moment: the unique key decides)."""
+    (also when another transaction adds the same key at the same moment: the unique key decides).
+
+    A keyed job is one ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING``, no savepoint; the existing
+    job is read only when the insert found one (on PostgreSQL an insert meeting a key that a concurrent
+    transaction has just written waits for it: nothing is inserted if it commits, ours is if it rolls back)."""
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    if dedupe_key is not None:
-        existing = await session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
-    row = Job(
-        kind=kind,
-        payload=payload or {},
-        run_at=run_at or utcnow(),
-        dedupe_key=dedupe_key,
-        max_attempts=max_attempts,
-    )
+    values: dict[str, Any] = {
+        "kind": kind,
+        "payload": payload or {},
+        "run_at": run_at or utcnow(),
+        "dedupe_key": dedupe_key,
+        "max_attempts": max_attempts,
+    }
     if dedupe_key is None:
+        row = Job(**values)
         session.add(row)
         await session.flush()
         return row
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # a concurrent transaction committed a job with this key while we were writing ours
-        existing = await session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-        if existing is None:
-            raise
-        return existing
-    return row
+    insert = sqlite_insert if dialect_of(session) == "sqlite" else pg_insert
+    stmt = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Job)
+    for _ in range(2):
+        added: Job | None = (
+            await session.scalars(stmt, execution_options={"populate_existing": True})
+        ).one_or_none()
+        if added is not None:
+            return added
+        existing: Job | None = await session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+        # the job with the key was deleted (pruned) between the two statements: the key is free again
+    raise RuntimeError(f"job {dedupe_key!r} could be neither added nor read")
