@@ -32,6 +32,21 @@ def _unread_first(column: Any) -> Any:
     return case((column > 0, 1), else_=0)
 
 
+def unread_total_query(actor: Actor) -> Select[int]:
+    """The number of conversations with messages the actor has not read, as their buyer or as one of their
+    store's people (each conversation counted once), as a statement another one can embed (the header's
+    badge); the actor is a logged-in user."""
+    return select(func.count()).where(
+        or_(
+            and_(Conversation.buyer_user_id == actor.user_id, Conversation.buyer_unread_count > 0),
+            and_(
+                Conversation.store_id.in_(store_ids(actor, "store:read")),
+                Conversation.seller_unread_count > 0,
+            ),
+        )
+    )
+
+
 class ConversationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -237,31 +252,25 @@ class ConversationRepository:
 
     async def unread_counts(self, actor: Actor) -> tuple[int, dict[int, int]]:
         """Conversations with unread messages for the actor: in all (as their buyer, or as one of their
-        store's people; each conversation counted once) and per store the actor works on. Two queries."""
+        store's people; each conversation counted once) and per store the actor works on. Two queries (one
+        when there is nothing unread)."""
         if actor.user_id is None:
             return 0, {}
-        mine = store_ids(actor, "store:read")
-        total = await self.session.scalar(
-            select(func.count()).where(
-                or_(
-                    and_(Conversation.buyer_user_id == actor.user_id, Conversation.buyer_unread_count > 0),
-                    and_(Conversation.store_id.in_(mine), Conversation.seller_unread_count > 0),
-                )
-            )
-        )
+        total = await self.session.scalar(unread_total_query(actor))
         if not total:
             return 0, {}
-        per_store = {
-            int(store_id): int(count)
-            for store_id, count in (
-                await self.session.execute(
-                    select(Conversation.store_id, func.count())
-                    .where(Conversation.store_id.in_(mine), Conversation.seller_unread_count > 0)
-                    .group_by(Conversation.store_id)
-                )
-            ).all()
-        }
-        return int(total), per_store
+        return int(total), await self.unread_per_store(actor)
+
+    async def unread_per_store(self, actor: Actor) -> dict[int, int]:
+        """Per store the actor works on, the conversations with messages unread by the store (stores
+        without any left out). One query."""
+        mine = store_ids(actor, "store:read")
+        rows = await self.session.execute(
+            select(Conversation.store_id, func.count())
+            .where(Conversation.store_id.in_(mine), Conversation.seller_unread_count > 0)
+            .group_by(Conversation.store_id)
+        )
+        return {int(store_id): int(count) for store_id, count in rows.all()}
 
     async def store_people(self, store_id: int) -> list[int]:
         """Users who answer for a store (its owner, or its organisation's members with ``store:read``)."""

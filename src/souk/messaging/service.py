@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import literal, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ from souk.kit.clock import utcnow
 from souk.kit.pagination import clamp_limit, decode_cursor, encode_cursor
 from souk.kit.uploads import MediaStorage, StoredImage
 from souk.messaging.errors import ConversationNotFound, OwnStoreInquiry
-from souk.messaging.repository import ConversationRepository, ConversationRow
+from souk.messaging.repository import ConversationRepository, ConversationRow, unread_total_query
 from souk.messaging.schemas import MAX_ATTACHMENTS, Side
 from souk.models import Conversation, Message, MessageAttachment, Product, Store, User
 from souk.models.messaging import MAX_BODY, PREVIEW_LENGTH, SUBJECT_TYPES
@@ -300,6 +300,15 @@ class MessagingService:
     async def unread_counts(self, session: AsyncSession, user_id: int) -> UnreadCounts:
         total, per_store = await ConversationRepository(session).unread_counts(Actor(user_id=user_id))
         return UnreadCounts(total, per_store)
+
+    def unread_total_query(self, user_id: int) -> Select[int]:
+        """``unread_counts(...).total`` as a statement another one can embed (the header's badge)."""
+        return unread_total_query(Actor(user_id=user_id))
+
+    async def unread_per_store(self, session: AsyncSession, user_id: int) -> dict[int, int]:
+        """``unread_counts(...).per_store``: per store the user works on, its conversations unread by the
+        store. One query."""
+        return await ConversationRepository(session).unread_per_store(Actor(user_id=user_id))
 
     async def unread_count_for_user(self, session: AsyncSession, user_id: int) -> int:
         """Conversations with messages the user has not read: as a buyer, and for every store they work

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.models import Membership, Store
@@ -72,3 +72,13 @@ class NotificationRepository:
         """Write new notifications, given as their columns, in one INSERT (an executemany)."""
         if rows:
             await self.session.execute(insert(cast(Table, Notification.__table__)), list(rows))
+
+
+def unread_count_query(user_id: int) -> Select[int]:
+    """The number of the user's unread notifications, as a statement another one can embed (the header's
+    badge is read as a scalar subquery of the header's one statement); the same count as ``unread_count``."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )

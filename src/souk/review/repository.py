@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select, update
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.authz import visible_store_condition
 from souk.kit.clock import utcnow
 from souk.models import CreditPoint, OrderLine, Review, ReviewPhoto, SellerOrder, Store, StoreRating, User
+
+STARS = (5, 4, 3, 2, 1)
+
+
+def star_counts_query(
+    *, product_id: int | None = None, store_id: int | SQLColumnExpression[Any] | None = None
+) -> Select[*tuple[Any, ...]]:
+    """One row, whatever the reviews: the number of a product's or a store's reviews with each number of
+    stars, as the columns ``stars_5`` .. ``stars_1`` (an aggregate without GROUP BY, so it can be joined to
+    another statement's row). ``store_id`` may be a SQL expression."""
+    conditions: list[ColumnElement[bool]] = []
+    if product_id is not None:
+        conditions.append(Review.product_id == product_id)
+    if store_id is not None:
+        conditions.append(Review.store_id == store_id)
+    return select(
+        *(func.count(case((Review.rating == stars, Review.id))).label(f"stars_{stars}") for stars in STARS)
+    ).where(*conditions)
+
+
+def credit_points_query(store_id: int | SQLColumnExpression[Any]) -> Select[int]:
+    """A store's seller credit points (0 without any) as one value; ``store_id`` may be a SQL expression
+    (a correlated subquery)."""
+    return select(func.coalesce(func.sum(CreditPoint.points), 0)).where(CreditPoint.store_id == store_id)
 
 
 class ReviewRepository:
@@ -111,9 +137,7 @@ class ReviewRepository:
         return {int(r[0]): int(r[1]) for r in rows.all()}
 
     async def credit_points(self, store_id: int) -> int:
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(CreditPoint.points), 0)).where(CreditPoint.store_id == store_id)
-        )
+        total = await self.session.scalar(credit_points_query(store_id))
         return int(total or 0)
 
     async def store_rating_averages(self, store_id: int) -> tuple[float | None, float | None, float | None]:

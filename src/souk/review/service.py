@@ -8,7 +8,7 @@ constraint: of two racing reviews only one counts).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from souk.kit.uploads import MediaStorage
 from souk.models import CreditPoint, OrderLine, Review, ReviewPhoto, SellerOrder, Store, StoreRating, User
 from souk.notification.service import notification_service
 from souk.order.repository import OrderRepository
-from souk.review.repository import ReviewRepository
+from souk.review.repository import STARS, ReviewRepository
 from souk.review.schemas import (
     RatingSummary,
     ReplyCreate,
@@ -78,6 +78,19 @@ def _read(review: Review, name: str = "", title: str = "", photos: Sequence[Revi
 async def _reads(session: AsyncSession, rows: Sequence[tuple[Review, str, str]]) -> list[ReviewRead]:
     photos = await ReviewRepository(session).photos([r.id for r, _, _ in rows])
     return [_read(r, name, title, photos.get(r.id, ())) for r, name, title in rows]
+
+
+def rating_summary(counts: Mapping[int, int]) -> RatingSummary:
+    """Count, average (one decimal) and the histogram 5..1 from the number of reviews per stars (missing: 0)."""
+    histogram = {stars: int(counts.get(stars, 0)) for stars in STARS}
+    count = sum(histogram.values())
+    average = round(sum(s * n for s, n in histogram.items()) / count, 1) if count else None
+    return RatingSummary(count=count, average=average, histogram=histogram)
+
+
+def credit_level(trade_model: str, points: int) -> str:
+    """The label of the seller credit level that ``trade_model``'s policy gives ``points``."""
+    return get_policy(trade_model).credit_level(points).label
 
 
 class ReviewService:
@@ -359,10 +372,7 @@ class ReviewService:
     ) -> RatingSummary:
         """Count, average (one decimal) and the histogram 5..1 of a product's or a store's reviews."""
         counts = await ReviewRepository(session).histogram(product_id=product_id, store_id=store_id)
-        histogram = {stars: counts.get(stars, 0) for stars in (5, 4, 3, 2, 1)}
-        count = sum(histogram.values())
-        average = round(sum(s * n for s, n in histogram.items()) / count, 1) if count else None
-        return RatingSummary(count=count, average=average, histogram=histogram)
+        return rating_summary(counts)
 
     async def reputation(self, session: AsyncSession, store_id: int) -> Reputation:
         """A store's seller credit (points and the policy's level) and its rating averages."""
@@ -385,7 +395,7 @@ class ReviewService:
     async def credit(self, session: AsyncSession, store_id: int, trade_model: str) -> tuple[int, str]:
         """A store's seller credit points and the level its trade policy gives them."""
         points = await ReviewRepository(session).credit_points(store_id)
-        return points, get_policy(trade_model).credit_level(points).label
+        return points, credit_level(trade_model, points)
 
     async def reviewed_line_ids(self, session: AsyncSession, seller_order_ids: list[int]) -> set[int]:
         return await ReviewRepository(session).reviewed_line_ids(seller_order_ids)

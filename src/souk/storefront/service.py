@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.errors import NotFound
 from souk.models import Product, Store
-from souk.review.schemas import ReviewRead
-from souk.review.service import review_service
+from souk.review.repository import STARS
+from souk.review.schemas import RatingSummary, ReviewRead
+from souk.review.service import credit_level, rating_summary, review_service
 from souk.search.schemas import SearchFilters
 from souk.search.service import CategoryIndex, CategoryRef, search_service
 from souk.storefront import repository
@@ -163,18 +164,23 @@ class _Variants:
         return views
 
 
-async def _with_reputation(session: AsyncSession, card: StoreCard) -> StoreCard:
-    """The store card with its seller credit level and review average."""
-    points, level = await review_service.credit(session, card.id, card.trade_model)
-    summary = await review_service.summary(session, store_id=card.id)
+def _reputation(card: StoreCard, points: int, summary: RatingSummary) -> StoreCard:
+    """The store card with its seller credit (``points`` and the level its trade policy gives them) and its
+    review average."""
     return card.model_copy(
         update={
             "credit_points": points,
-            "credit_level": level,
+            "credit_level": credit_level(card.trade_model, points),
             "rating_average": summary.average,
             "rating_count": summary.count,
         }
     )
+
+
+async def _with_reputation(session: AsyncSession, card: StoreCard) -> StoreCard:
+    """The store card with its seller credit level and review average (two statements)."""
+    points, _ = await review_service.credit(session, card.id, card.trade_model)
+    return _reputation(card, points, await review_service.summary(session, store_id=card.id))
 
 
 async def _reviews(
@@ -184,9 +190,12 @@ async def _reviews(
     store_id: int | None = None,
     rating: int | None = None,
     page: int = 1,
+    summary: RatingSummary | None = None,
 ) -> ReviewsView:
-    """The reviews section: summary, histogram, and one page of reviews (with ``rating`` stars when given)."""
-    summary = await review_service.summary(session, product_id=product_id, store_id=store_id)
+    """The reviews section: summary, histogram, and one page of reviews (with ``rating`` stars when given).
+    ``summary``: the summary when the caller already read it (else one more statement)."""
+    if summary is None:
+        summary = await review_service.summary(session, product_id=product_id, store_id=store_id)
     if rating is not None and not 1 <= rating <= 5:
         rating = None
     total = summary.histogram.get(rating, 0) if rating is not None else summary.count
@@ -271,12 +280,13 @@ class StorefrontService:
     ) -> ProductView:
         """The product page; ``sku_id`` or ``choices`` ({option: value}) select a variant; ``reviews_rating``
         filters its reviews by stars and ``reviews_page`` pages them."""
-        row = await repository.product_with_store(session, product_id)
+        row = await repository.product_page(session, product_id)
         if row is None:
             raise NotFound("No such product.", code="product_not_found")
-        product: Product = row[0]
-        store: Store = row[1]
-        sku_rows = await repository.active_skus(session, product.id)
+        product: Product = row.Product
+        store: Store = row.Store
+        parts = await repository.product_parts(session, product.id)
+        sku_rows = [r for r in parts if r.part == "sku"]
         preview = False
         if not (product.status == "active" and store.status == "active" and sku_rows):
             if not await repository.is_store_person(session, actor, store.id):
@@ -301,7 +311,7 @@ class StorefrontService:
         prices = [s.price_amount for s in shown]
         available = sum(s.available for s in shown)
 
-        tier_rows = await repository.price_tiers(session, product.id)
+        tier_rows = [r for r in parts if r.part == "tier"]
         tiers = [
             TierView(
                 min_quantity=t.min_quantity,
@@ -315,7 +325,6 @@ class StorefrontService:
             candidates = [t.unit_price_amount for t in tiers] + [s.price_amount for s in skus]
             from_price = min(candidates) if candidates else None
 
-        image_rows = await repository.images(session, product.id)
         images = [
             ImageView(
                 url=f"/media/{i.path}",
@@ -324,8 +333,11 @@ class StorefrontService:
                 width=i.width,
                 height=i.height,
             )
-            for i in image_rows
+            for i in parts
+            if i.part == "image"
         ]
+        store_rating = rating_summary({n: getattr(row, f"store_stars_{n}") for n in STARS})
+        product_rating = rating_summary({n: getattr(row, f"product_stars_{n}") for n in STARS})
         categories = await search_service.categories(session, ids=[product.category_id])
         return ProductView(
             id=product.id,
@@ -353,11 +365,19 @@ class StorefrontService:
             stock_label=stock_label(available),
             stock_level=stock_level(available),
             min_quantity=product.moq or 1,
-            store=await _with_reputation(session, _store_card(store, row[2])),
+            store=_reputation(
+                _store_card(store, row.organization_status), int(row.credit_points or 0), store_rating
+            ),
             trail=[_link(c) for c in categories.trail(product.category_id)],
             created_at=product.created_at,
             preview=preview,
-            reviews=await _reviews(session, product_id=product.id, rating=reviews_rating, page=reviews_page),
+            reviews=await _reviews(
+                session,
+                product_id=product.id,
+                rating=reviews_rating,
+                page=reviews_page,
+                summary=product_rating,
+            ),
         )
 
     async def store(

@@ -339,24 +339,35 @@ _NAV_CACHE: dict[str, Any] = {"at": 0.0, "categories": []}
 # Header badges ("cart", "messages", "notifications"): each domain registers a counter
 # ``async def count(session, actor, request) -> int`` from its web module; load_nav calls them. A counter may
 # also give ``column(actor, request)``: a scalar SQL expression of the count (None: 0 without a query), which
-# load_nav reads in the same statement as the header's other values instead of calling the counter.
+# load_nav reads in the same statement as the header's other values instead of calling the counter; and
+# ``then(session, actor, request, count)``, called with the count that statement read, for what the counter
+# would have done besides counting (e.g. details read only when the count is not 0).
 NavCounter = Callable[[AsyncSession, Any, Request], Awaitable[int]]
 NavColumn = Callable[[Any, Request], ColumnElement[int] | None]
+NavThen = Callable[[AsyncSession, Any, Request, int], Awaitable[None]]
 NAV_COUNTERS: dict[str, NavCounter] = {}
 NAV_COLUMNS: dict[str, NavColumn] = {}
+NAV_THEN: dict[str, NavThen] = {}
 
 
-def register_nav_counter(name: str, counter: NavCounter, *, column: NavColumn | None = None) -> None:
+def register_nav_counter(
+    name: str, counter: NavCounter, *, column: NavColumn | None = None, then: NavThen | None = None
+) -> None:
     NAV_COUNTERS[name] = counter
     if column is not None:
         NAV_COLUMNS[name] = column
     else:
         NAV_COLUMNS.pop(name, None)
+    if column is not None and then is not None:
+        NAV_THEN[name] = then
+    else:
+        NAV_THEN.pop(name, None)
 
 
 async def load_nav(request: Request, session: AsyncSession) -> None:
     """Top categories (cached for a minute per process) and what the header shows for this actor: whether
-    they have a store and the counters that have a SQL form, in one statement; then the other counters."""
+    they have a store and the counters that have a SQL form, in one statement (then what those counters
+    do besides counting); then the other counters."""
     from souk.authz import store_ids
     from souk.models import Category
 
@@ -387,6 +398,8 @@ async def load_nav(request: Request, session: AsyncSession) -> None:
     for name in NAV_COLUMNS:
         if f"count_{name}" in values:
             counts[name] = int(values[f"count_{name}"] or 0)
+            if name in NAV_THEN:
+                await NAV_THEN[name](session, actor, request, counts[name])
     for name, counter in NAV_COUNTERS.items():
         if name not in NAV_COLUMNS:
             counts[name] = await counter(session, actor, request)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
@@ -56,7 +57,22 @@ async def count_unread(session: AsyncSession, actor: Any, request: Request) -> i
     return counts.total
 
 
-register_nav_counter("messages", count_unread)
+def _unread_column(actor: Any, request: Request) -> ColumnElement[int] | None:
+    """``count_unread`` as a scalar subquery of the header's statement (None for anonymous visitors)."""
+    if actor is None or actor.user_id is None:
+        return None
+    return messaging_service.unread_total_query(actor.user_id).scalar_subquery()
+
+
+async def _per_store(session: AsyncSession, actor: Any, request: Request, total: int) -> None:
+    """After the header's statement: the per-store numbers ``count_unread`` keeps on the request, read only
+    when something is unread."""
+    request.state.seller_unread = (
+        await messaging_service.unread_per_store(session, actor.user_id) if total else {}
+    )
+
+
+register_nav_counter("messages", count_unread, column=_unread_column, then=_per_store)
 
 
 async def refresh_counter(request: Request, session: AsyncSession, actor: Actor) -> None:

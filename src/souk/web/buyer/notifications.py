@@ -6,11 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.deps import DbSession
 from souk.errors import SoukError
 from souk.kit.schemas import IdPath
+from souk.notification.repository import unread_count_query
 from souk.notification.service import notification_service
 from souk.web.deps import UserPage
 from souk.web.render import checked_form, flash, redirect, register_nav_counter, render, url_with
@@ -28,7 +30,14 @@ async def count_unread(session: AsyncSession, actor: Any, request: Request) -> i
     return await notification_service.unread_count(session, actor)
 
 
-register_nav_counter("notifications", count_unread)
+def _unread_column(actor: Any, request: Request) -> ColumnElement[int] | None:
+    """``count_unread`` as a scalar subquery of the header's statement (None for anonymous visitors)."""
+    if actor is None or actor.user_id is None:
+        return None
+    return unread_count_query(actor.user_id).scalar_subquery()
+
+
+register_nav_counter("notifications", count_unread, column=_unread_column)
 
 
 def _back(form_value: object) -> str:
