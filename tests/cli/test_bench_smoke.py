@@ -153,3 +153,12 @@ async def test_sqlite_synchronous_setting_reaches_every_connection(
                 assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == expected
         finally:
             await db.dispose()
+
+
+def test_flow_profile_counts_statements_per_route() -> None:
+    command = [sys.executable, "-m", "bench.flow_profile", "--db", "sqlite", "--flows", "3", "--warmup", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "3 flows: web" in done.stdout and "3 jobs" in done.stdout
+    for route in ("POST /api/v1/cart/items", "POST /api/v1/checkouts", "worker (payment webhooks)", "in all"):
+        assert route in done.stdout
