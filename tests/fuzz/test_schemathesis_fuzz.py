@@ -35,7 +35,7 @@ from souk.models import Base
 from souk.payment.service import payment_service
 from souk.payout.service import payout_service
 
-EXAMPLES = soak(ci=20, soak=200)
+EXAMPLES = soak(ci=100, soak=200)
 SOAK = soak(ci=0, soak=1) == 1
 EXCLUDED = [positive_data_acceptance]
 HYPOTHESIS = {
