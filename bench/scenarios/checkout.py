@@ -85,6 +85,7 @@ from bench.harness import (
     update_docs_table,
 )
 from bench.scenarios.checkout_raw import raw_checkouts
+from souk.config import Settings
 from souk.db import create_engine
 from souk.models import Base
 
@@ -654,7 +655,14 @@ async def one_run(args: argparse.Namespace, run: int, log_dir: Path) -> dict[str
         )
         secret_key = new_secret_key()
         in_process = args.worker == "in-process"
-        env = souk_server_env(db, secret_key, {"SOUK_WORKER_IN_PROCESS": "true" if in_process else "false"})
+        env = souk_server_env(
+            db,
+            secret_key,
+            {
+                "SOUK_WORKER_IN_PROCESS": "true" if in_process else "false",
+                "SOUK_WORKER_CONCURRENCY": str(args.worker_concurrency),
+            },
+        )
         group = ServerGroup(env, log_dir)
         group.add_uvicorn("souk.app:create_app", factory=True, count=args.processes)
         if not in_process:
@@ -833,6 +841,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(Souk's default) or in one `souk worker` process beside them",
     )
     parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=Settings.model_fields["worker_concurrency"].default,
+        help="jobs each worker runs at a time (SOUK_WORKER_CONCURRENCY; default: Souk's default)",
+    )
+    parser.add_argument(
         "--buyers", type=int, default=20_000, help="buyers (address + API token); one checkout each on Souk"
     )
     return parser
@@ -869,7 +883,7 @@ def main(argv: list[str]) -> int:
                 if args.worker == "in-process"
                 else "one `souk worker` process beside the servers"
             )
-            + "; SOUK_WORKER_CONCURRENCY=2, polling every 1 s (the defaults)",
+            + f"; SOUK_WORKER_CONCURRENCY={args.worker_concurrency}, polling every 1 s",
             "skus": args.skus,
             "stores": args.stores,
             "buyers": args.buyers,

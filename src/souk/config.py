@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # unless this is off (then run ``souk worker`` beside it)
     worker_in_process: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # jobs one worker runs at a time: a job mostly waits on the database, so several overlap well (8: under
+    # full checkout load the embedded worker keeps up with the web; 2 paid a fifth of the orders, docs/performance.md)
+    worker_concurrency: int = Field(default=8, ge=1, le=64)
     # a claimed job not finished within this time is taken back (its worker died) and a handler running longer
     # is stopped and retried
     worker_lease_seconds: int = Field(default=300, ge=5)
