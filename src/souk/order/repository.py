@@ -122,20 +122,6 @@ class OrderRepository:
 
     # --- stock ----------------------------------------------------------------------------------------------
 
-    async def sell_reserved(self, sku_id: int, qty: int) -> int | None:
-        """Turn ``qty`` reserved units into a sale (on hand and reserved both go down), atomically; the on-hand
-        count after, or None when fewer than ``qty`` are reserved."""
-        row = (
-            await self.session.execute(
-                update(Stock)
-                .where(Stock.sku_id == sku_id, Stock.reserved >= qty, Stock.on_hand >= qty)
-                .values(on_hand=Stock.on_hand - qty, reserved=Stock.reserved - qty)
-                .returning(Stock.on_hand)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
-        return int(row[0]) if row is not None else None
-
     async def restock(self, sku_id: int, qty: int) -> int | None:
         """Put ``qty`` sold units back on hand (a cancelled paid order); the on-hand count after."""
         row = (
