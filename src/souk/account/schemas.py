@@ -21,7 +21,12 @@ TokenScopes = Literal["read", "read write"]
 
 
 def _lower_email(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    # the documented maxLength is the length of what the client sends, before the spaces are stripped
+    if len(value) > EMAIL_MAX:
+        raise ValueError(f"must be at most {EMAIL_MAX} characters")
+    return value.strip().lower()
 
 
 def _country(value: Any) -> Any:
