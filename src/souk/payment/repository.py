@@ -95,24 +95,17 @@ class PaymentRepository:
         succeeded (or refunded) yet: one conditional UPDATE, so of two events at once only one succeeds it.
         Returns the updated payment (refreshed in the session), or None when nothing changed (unknown intent,
         another amount, already succeeded)."""
-        if amount not in _BIGINT:
-            return None
-        stmt = (
-            update(Payment)
-            .where(
-                Payment.intent_id == intent_id,
-                Payment.amount == amount,
-                Payment.currency == currency,
-                Payment.status.in_(SUCCEEDABLE_STATUSES),
-            )
-            .values(
-                status="succeeded", succeeded_at=at, failure_code=None, failure_message=None, updated_at=at
-            )
-            .returning(Payment)
-            .execution_options(synchronize_session=False)
+        return await self._transition(
+            intent_id,
+            amount,
+            currency,
+            SUCCEEDABLE_STATUSES,
+            status="succeeded",
+            succeeded_at=at,
+            failure_code=None,
+            failure_message=None,
+            updated_at=at,
         )
-        payment: Payment | None = (await self.session.scalars(stmt, execution_options=_FRESH)).one_or_none()
-        return payment
 
     async def mark_failed(
         self,
@@ -127,6 +120,22 @@ class PaymentRepository:
         """Move the payment of ``intent_id`` to ``failed`` if it is for exactly this amount and payable (a newer
         attempt in flight, ``processing``, or a success is never overridden by an older failure). Returns the
         updated payment, or None when nothing changed."""
+        return await self._transition(
+            intent_id,
+            amount,
+            currency,
+            PAYABLE_STATUSES,
+            status="failed",
+            failure_code=failure_code,
+            failure_message=failure_message,
+            updated_at=at,
+        )
+
+    async def _transition(
+        self, intent_id: str, amount: int, currency: str, from_statuses: Any, **values: Any
+    ) -> Payment | None:
+        """One conditional UPDATE of the payment of ``intent_id`` for exactly this amount and currency, in one
+        of ``from_statuses``; the updated payment (refreshed in the session) or None when nothing matched."""
         if amount not in _BIGINT:
             return None
         stmt = (
@@ -135,11 +144,9 @@ class PaymentRepository:
                 Payment.intent_id == intent_id,
                 Payment.amount == amount,
                 Payment.currency == currency,
-                Payment.status.in_(PAYABLE_STATUSES),
+                Payment.status.in_(from_statuses),
             )
-            .values(
-                status="failed", failure_code=failure_code, failure_message=failure_message, updated_at=at
-            )
+            .values(**values)
             .returning(Payment)
             .execution_options(synchronize_session=False)
         )
