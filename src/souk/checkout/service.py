@@ -271,15 +271,6 @@ class CheckoutService:
             )
         await placing.insert_lines(lines)
         await placing.insert_events(events)
-        lacking = await inventory_service.reserve_all(
-            session,
-            [(sku_id, quantity) for sku_id, quantity, _, _ in reservations],
-            reason=f"order {order.number}",
-            actor_id=user_id,
-        )
-        if lacking is not None:
-            sku_id, quantity, code, title = next(r for r in sorted(reservations) if r[:2] == lacking)
-            raise InsufficientStockAtCheckout(sku_id=sku_id, sku_code=code, title=title, quantity=quantity)
         payment = await payment_service.create(
             session,
             amount=Money(total, currency),
@@ -290,6 +281,17 @@ class CheckoutService:
         )
         order.payment_id = payment.id
         await session.flush()
+        # the stock last: a reservation locks the SKU's stock row until the transaction ends, and a flash sale
+        # sends every checkout to the same row, so nothing but the commit may follow it (docs/adr/0008)
+        lacking = await inventory_service.reserve_all(
+            session,
+            [(sku_id, quantity) for sku_id, quantity, _, _ in reservations],
+            reason=f"order {order.number}",
+            actor_id=user_id,
+        )
+        if lacking is not None:
+            sku_id, quantity, code, title = next(r for r in sorted(reservations) if r[:2] == lacking)
+            raise InsufficientStockAtCheckout(sku_id=sku_id, sku_code=code, title=title, quantity=quantity)
         return order
 
     async def order_by_token(self, session: AsyncSession, actor: Actor, token: str) -> Order | None:

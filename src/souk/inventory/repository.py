@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import DateTime, Integer, Table, and_, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.authz import store_ids
 from souk.db import dialect_of
+from souk.kit.clock import utcnow
 from souk.models import Product, Sku, Stock, StockMovement, Store, User
 
 
@@ -107,6 +108,36 @@ class StockRepository:
         )
         row = result.first()
         return int(row[0]) if row is not None else None
+
+    async def reserve_logged(self, sku_id: int, qty: int, reason: str, actor_id: int | None) -> bool:
+        """``reserve`` and its ``reservation`` movement in ONE statement (PostgreSQL: the movement is inserted
+        from the UPDATE's ``RETURNING`` in a data-modifying CTE), so a checkout's last statement before its
+        commit is the one that locks the stock row. True when the units were held."""
+        held = (
+            update(Stock)
+            .where(Stock.sku_id == sku_id, Stock.on_hand - Stock.reserved >= qty)
+            .values(reserved=Stock.reserved + qty)
+            .returning(Stock.sku_id, Stock.on_hand)
+            .cte("held")
+        )
+        movements = cast(Table, StockMovement.__table__)
+        logged = (
+            insert(movements)
+            .from_select(
+                ["sku_id", "kind", "delta", "on_hand_after", "reason", "actor_id", "created_at"],
+                select(
+                    held.c.sku_id,
+                    literal("reservation"),
+                    literal(qty),
+                    held.c.on_hand,
+                    literal(reason[:200]),
+                    literal(actor_id, Integer),
+                    literal(utcnow(), DateTime(timezone=True)),
+                ),
+            )
+            .returning(movements.c.id)
+        )
+        return (await self.session.execute(logged)).first() is not None
 
     async def sell_reserved(self, sku_id: int, qty: int) -> int | None:
         """Turn ``qty`` reserved units into a sale (on hand and reserved both go down), atomically, reading the

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from souk.auth.actor import Actor
 from souk.authz import get_store_for, require_user
 from souk.catalog.schemas import MAX_STOCK
+from souk.db import dialect_of
 from souk.errors import Invalid, invalid_field
 from souk.inventory.errors import StockBelowReserved, StockNotFound
 from souk.inventory.repository import MovementRow, StockInfo, StockRepository, StockRow
@@ -189,6 +190,15 @@ class InventoryService:
         update reads back the level) and the movements written in one INSERT. Stops at the first item short of
         stock and returns it (the caller rolls back what was reserved before it); None when all are held."""
         repo = StockRepository(session)
+        if dialect_of(session) == "postgresql":
+            # a reservation and its movement per statement: the stock row is locked by the last statement
+            for sku_id, qty in sorted(items):
+                if qty <= 0:
+                    raise invalid_field("quantity", "must be at least 1")
+                if not await repo.reserve_logged(sku_id, qty, reason, actor_id):
+                    return sku_id, qty
+            return None
+        # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE) anyway
         held: list[tuple[int, int, int]] = []
         for sku_id, qty in sorted(items):
             if qty <= 0:
