@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, EmailStr, Field, StringConstraints, field_validator
 
 from souk.kit.countries import is_country
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed, check_raw_length
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
@@ -24,8 +24,7 @@ def _lower_email(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     # the documented maxLength is the length of what the client sends, before the spaces are stripped
-    if len(value) > EMAIL_MAX:
-        raise ValueError(f"must be at most {EMAIL_MAX} characters")
+    check_raw_length(value, EMAIL_MAX)
     return value.strip().lower()
 
 
@@ -62,10 +61,10 @@ LoginEmail = Annotated[
 Password = Annotated[str, StringConstraints(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
 # a login attempt is only refused by its length when it could never match a stored password
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+DisplayName = Annotated[str, Trimmed(80, min_length=1)]
 Country = Annotated[str | None, BeforeValidator(_country)]
 Phone = Annotated[str | None, BeforeValidator(_phone)]
-TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+TokenName = Annotated[str, Trimmed(80, min_length=1)]
 
 
 class UserCreate(Schema):

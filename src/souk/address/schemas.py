@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StrictBool, StringConstraints
+from pydantic import BeforeValidator, StrictBool
 
 from souk.kit.countries import country_name
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 from souk.party.schemas import CountryCode
 
 MAX_ADDRESSES = 30
@@ -26,15 +26,14 @@ def _phone(value: Any) -> Any:
     return phone
 
 
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), BeforeValidator(_phone)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-OptionalLine = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-PostalCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=20, pattern=r"^[A-Z0-9 -]*$")
-]
+FullName = Annotated[str, Trimmed(100, min_length=1)]
+# _phone folds inner spaces: Trimmed goes after it, so that the length is checked on the value as sent
+Phone = Annotated[str, BeforeValidator(_phone), Trimmed(32)]
+Line = Annotated[str, Trimmed(200, min_length=1)]
+OptionalLine = Annotated[str, Trimmed(200)]
+City = Annotated[str, Trimmed(100, min_length=1)]
+Region = Annotated[str, Trimmed(100)]
+PostalCode = Annotated[str, Trimmed(20, pattern=r"^[A-Z0-9 -]*$", to_upper=True)]
 
 
 class AddressCreate(Schema):

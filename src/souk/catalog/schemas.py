@@ -10,9 +10,9 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool
 
-from souk.kit.schemas import MAX_ID, ReadSchema, Schema
+from souk.kit.schemas import MAX_ID, ReadSchema, Schema, Trimmed
 
 if TYPE_CHECKING:
     from souk.catalog.repository import CategoryNodeData, ProductView, SkuView
@@ -57,22 +57,17 @@ ImagePosition = Annotated[
     int, Field(ge=0, le=MAX_IMAGES, description="0 makes the image the primary one"), _WHOLE
 ]
 Delta = Annotated[int, Field(ge=-MAX_STOCK, le=MAX_STOCK), _WHOLE]  # a stock adjustment
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000)]
-OptionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-OptionValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-AttributeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-AttributeValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-Slug = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_slug_shape)
-]
-AltText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-SkuCode = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s](.*[^\s])?$"),
-]
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3)]
+Title = Annotated[str, Trimmed(200, min_length=1)]
+Description = Annotated[str, Trimmed(20_000)]
+OptionName = Annotated[str, Trimmed(40, min_length=1)]
+OptionValue = Annotated[str, Trimmed(60, min_length=1)]
+AttributeName = Annotated[str, Trimmed(60, min_length=1)]
+AttributeValue = Annotated[str, Trimmed(200, min_length=1)]
+CategoryName = Annotated[str, Trimmed(80, min_length=1)]
+Slug = Annotated[str, Trimmed(100, min_length=1), AfterValidator(_slug_shape)]
+AltText = Annotated[str, Trimmed(200)]
+SkuCode = Annotated[str, Trimmed(64, min_length=1, pattern=r"^[^\s](.*[^\s])?$")]
+Currency = Annotated[str, Trimmed(3, min_length=3, to_upper=True)]
 ProductStatus = Literal["draft", "active", "archived"]
 
 

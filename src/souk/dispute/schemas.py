@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from souk.kit.schemas import MAX_AMOUNT, MAX_ID, ReadSchema, Schema, StrictBool
+from souk.kit.schemas import MAX_AMOUNT, MAX_ID, ReadSchema, Schema, StrictBool, Trimmed
 
 DisputeReason = Literal[
     "not_received",
@@ -21,8 +21,8 @@ DisputeReason = Literal[
 DisputeKind = Literal["refund", "claim"]
 DisputeStatus = Literal["awaiting_seller", "awaiting_buyer", "escalated", "awaiting_return", "resolved"]
 DisputeOutcome = Literal["refund_full", "refund_partial", "released"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+Text = Annotated[str, Trimmed(4000)]
+Reason = Annotated[str, Trimmed(2000, min_length=3)]
 
 
 class DisputeCreate(Schema):
@@ -41,17 +41,15 @@ class DisputeCreate(Schema):
 
 
 class DisputeAccept(Schema):
-    return_address: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=1000)] | None
-    ) = Field(default=None, description="required when the buyer asked to return the item")
+    return_address: Annotated[str, Trimmed(1000, min_length=10)] | None = Field(
+        default=None, description="required when the buyer asked to return the item"
+    )
 
 
 class ReturnTracking(Schema):
     tracking_number: Annotated[
         str,
-        StringConstraints(
-            strip_whitespace=True, min_length=4, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$"
-        ),
+        Trimmed(60, min_length=4, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$"),
     ]
 
 
@@ -60,7 +58,7 @@ class DisputeReject(Schema):
 
 
 class DisputeMessage(Schema):
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    body: Annotated[str, Trimmed(4000, min_length=1)]
 
 
 class DisputeRuling(Schema):

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field
 
-from souk.kit.schemas import Schema
+from souk.kit.schemas import Schema, Trimmed
 
 TrackingStatus = Literal["in_transit", "out_for_delivery", "delivered"]
 
 
 class CarrierEvent(Schema):
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+    id: Annotated[str, Trimmed(100, min_length=1)] = Field(
         description="the carrier's id of this event; an event sent again is ignored"
     )
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=60)]
+    carrier: Annotated[str, Trimmed(60, min_length=1)]
+    tracking_number: Annotated[str, Trimmed(60, min_length=4)]
     status: TrackingStatus
     occurred_at: AwareDatetime
-    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] = ""
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] = ""
+    location: Annotated[str, Trimmed(120)] = ""
+    description: Annotated[str, Trimmed(300)] = ""
 
 
 class CarrierWebhookAck(BaseModel):

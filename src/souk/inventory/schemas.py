@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from souk.catalog.schemas import Delta
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 
 if TYPE_CHECKING:
     from souk.inventory.repository import MovementRow, StockInfo, StockRow
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class StockAdjust(Schema):
     delta: Delta = Field(description="units to add (positive) or remove (negative)")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+    reason: Annotated[str, Trimmed(200, min_length=1)] = Field(
         description="why, e.g. 'stock count' or 'damaged in the warehouse'"
     )
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
+from annotated_types import GroupedMetadata
 from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticKnownError
 
 from souk.kit.pagination import MAX_LIMIT
 
@@ -33,6 +37,52 @@ StrictInt = Annotated[int, STRICT_INT]
 """An unbounded strict integer: only for values with no natural bound; prefer the bounded aliases below."""
 StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Str = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+def check_raw_length(value: Any, max_length: int) -> Any:
+    """Refuse a string longer than ``max_length`` as it was sent, before any whitespace is stripped: the
+    documented ``maxLength`` is about what the client sends. The error is pydantic's own ``string_too_long``,
+    so it reads like every other length error."""
+    if isinstance(value, str) and len(value) > max_length:
+        raise PydanticKnownError("string_too_long", {"max_length": max_length})
+    return value
+
+
+def raw_max_length(max_length: int) -> BeforeValidator:
+    """:func:`check_raw_length` as Annotated metadata; put it LAST so that it runs first."""
+
+    def raw_length(value: Any) -> Any:
+        return check_raw_length(value, max_length)
+
+    return BeforeValidator(raw_length)
+
+
+@dataclass(frozen=True)
+class Trimmed(GroupedMetadata):
+    """A text field whose surrounding whitespace is stripped: ``Annotated[str, Trimmed(200, min_length=1)]``
+    (``| None`` for an optional one).
+
+    ``StringConstraints(strip_whitespace=True, max_length=...)`` strips first and checks the length after, so
+    it accepted a value longer than the ``maxLength`` of the OpenAPI document when it had spaces around it.
+    Here the raw value is checked against ``max_length`` first; then the value is stripped (and upper-cased
+    with ``to_upper``), and ``min_length`` and ``pattern`` apply to the stripped value (spaces only are empty).
+    The JSON schema keeps ``maxLength``/``minLength``/``pattern``. A validator of the field's own that should
+    see the raw value (e.g. one that folds inner spaces) goes BEFORE ``Trimmed`` in the ``Annotated``."""
+
+    max_length: int
+    min_length: int = 0
+    pattern: str | None = None
+    to_upper: bool = False
+
+    def __iter__(self) -> Iterator[object]:
+        yield from StringConstraints(
+            strip_whitespace=True,
+            to_upper=self.to_upper or None,
+            min_length=self.min_length or None,
+            max_length=self.max_length,
+            pattern=self.pattern,
+        )
+        yield raw_max_length(self.max_length)  # the outermost validator: it sees the value as sent
 
 
 def _has_nul(value: Any) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from souk.kit.schemas import ReadSchema, Schema, StrictId
+from souk.kit.schemas import ReadSchema, Schema, StrictId, Trimmed
 from souk.models.messaging import MAX_BODY
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ Side = Literal["buyer", "seller"]
 SubjectType = Literal["product", "seller_order", "general"]
 Body = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY),
+    Trimmed(MAX_BODY, min_length=1),
     Field(description=f"the message, 1 to {MAX_BODY} characters; line breaks are kept"),
 ]
 Id = StrictId

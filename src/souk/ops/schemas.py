@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel
 
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 from souk.party.schemas import DocumentRead, MemberRead, OrganizationRead
 from souk.store.schemas import StoreRead
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, Trimmed(2000, min_length=1)]
 
 
 class OrganizationDecision(Schema):

@@ -16,10 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from souk.kit.countries import country_name
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 from souk.payment.schemas import CardIn
 
 SellerOrderStatus = Literal[
@@ -37,12 +37,10 @@ SellerOrderStatus = Literal[
 MilestoneKind = Literal["deposit", "balance"]
 MilestoneStatus = Literal["pending", "due", "paid", "refunded", "cancelled"]
 PaymentPlan = Literal["before_shipment", "on_documents"]
-Carrier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Carrier = Annotated[str, Trimmed(60, min_length=1)]
 TrackingNumber = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=4, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$"
-    ),
+    Trimmed(60, min_length=4, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$"),
 ]
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstrain
 
 from souk.kit.countries import is_country
 from souk.kit.money import is_currency
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed, raw_max_length
 
 Role = Literal["owner", "admin", "staff"]
 DocumentKind = Literal["registration", "brand_authorization", "other"]
@@ -38,9 +38,9 @@ CountryCode = Annotated[
 CurrencyCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True), AfterValidator(_currency)
 ]
-LegalName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-RegistrationNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+LegalName = Annotated[str, Trimmed(200, min_length=1)]
+RegistrationNumber = Annotated[str, Trimmed(64, min_length=1)]
+Address = Annotated[str, Trimmed(1000, min_length=1)]
 
 
 class OrganizationCreate(Schema):
@@ -101,7 +101,8 @@ class RoleChange(Schema):
 
 
 class InvitationCreate(Schema):
-    email: EmailStr = Field(max_length=254)
+    # the length as sent: EmailStr strips surrounding whitespace before Field's max_length is checked
+    email: Annotated[EmailStr, Field(max_length=254), raw_max_length(254)]
     role: Role = "staff"
 
 

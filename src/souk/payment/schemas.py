@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from souk.kit.clock import utcnow
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 from souk.payment.provider import luhn_valid
 
 _SEPARATORS = re.compile(r"[\s-]+")
@@ -18,7 +18,7 @@ _SEPARATORS = re.compile(r"[\s-]+")
 class CardIn(Schema):
     """A card as the buyer typed it. Spaces and dashes in the number are ignored; a two-digit year is 20YY."""
 
-    number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = Field(
+    number: Annotated[str, Trimmed(40)] = Field(
         description="the card number; test cards: 4242424242424242 succeeds, 4000000000000002 is declined, "
         "4000000000009995 has insufficient funds"
     )

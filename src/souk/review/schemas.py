@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from souk.kit.schemas import STRICT_INT, ReadSchema, Schema, Str, StrictId
+from souk.kit.schemas import STRICT_INT, ReadSchema, Schema, StrictId, Trimmed
 
 TEXT_MAX = 2000
 Rating = Annotated[int, Field(ge=1, le=5), STRICT_INT]
@@ -16,7 +16,7 @@ Rating = Annotated[int, Field(ge=1, le=5), STRICT_INT]
 class ReviewCreate(Schema):
     order_line_id: StrictId
     rating: Rating
-    text: Annotated[Str, Field(max_length=TEXT_MAX)] = ""
+    text: Annotated[str, Trimmed(TEXT_MAX)] = ""
     # the store ratings, given once per seller order (with its first review)
     item_as_described: Rating | None = None
     communication: Rating | None = None
@@ -24,7 +24,7 @@ class ReviewCreate(Schema):
 
 
 class ReplyCreate(Schema):
-    text: Annotated[Str, Field(min_length=1, max_length=TEXT_MAX)]
+    text: Annotated[str, Trimmed(TEXT_MAX, min_length=1)]
 
 
 class ReviewPhotoRead(ReadSchema):

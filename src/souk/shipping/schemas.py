@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StrictBool, StringConstraints
+from pydantic import BeforeValidator, Field, StrictBool
 
 from souk.catalog.schemas import MAX_PRICE_AMOUNT, whole_number
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 
 MAX_METHODS_PER_STORE = 20
 
 ShippingKind = Literal["express", "surface"]
-MethodName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+MethodName = Annotated[str, Trimmed(60, min_length=1)]
 _WHOLE = BeforeValidator(whole_number)
 ShippingPrice = Annotated[
     int, Field(ge=0, le=MAX_PRICE_AMOUNT, description="minor units; 0 = free shipping"), _WHOLE

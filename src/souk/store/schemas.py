@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, computed_field
+from pydantic import Field, computed_field
 
-from souk.kit.schemas import ReadSchema, Schema, StrictId
+from souk.kit.schemas import ReadSchema, Schema, StrictId, Trimmed
 from souk.party.schemas import CountryCode, CurrencyCode
 
 TradeModel = Literal["sourcing", "market", "mall", "crossborder"]
 StoreStatus = Literal["pending_review", "active", "rejected", "suspended"]
 
-StoreName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-BrandName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+StoreName = Annotated[str, Trimmed(100, min_length=1)]
+BrandName = Annotated[str, Trimmed(100, min_length=1)]
+Description = Annotated[str, Trimmed(5000)]
 
 
 class StoreCreate(Schema):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
-from souk.kit.schemas import ReadSchema, Schema
+from souk.kit.schemas import ReadSchema, Schema, Trimmed
 from souk.models.sourcing import BALANCE_DUE, INCOTERMS
 
 MAX_AMOUNT = 10**12
@@ -40,8 +40,8 @@ Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY), _W]
 LeadTime = Annotated[int, Field(ge=0, le=3650, description="days from the order to shipment"), _W]
 DepositBps = Annotated[int, Field(ge=0, le=10_000, description="basis points of the total: 3000 = 30 %"), _W]
 Version = Annotated[int, Field(ge=1, le=2**31 - 1), _W]
-Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_MESSAGE)]
+Place = Annotated[str, Trimmed(100)]
+Message = Annotated[str, Trimmed(MAX_MESSAGE)]
 
 
 class TermsChange(Schema):
@@ -94,7 +94,7 @@ class RevisionCreate(TermsChange):
 
 
 class MessageCreate(Schema):
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_MESSAGE)]
+    body: Annotated[str, Trimmed(MAX_MESSAGE, min_length=1)]
 
 
 class OfferRead(ReadSchema):

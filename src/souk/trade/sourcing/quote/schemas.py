@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
-from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, BasisPoints, ReadSchema, Schema, StrictId
+from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, BasisPoints, ReadSchema, Schema, StrictId, Trimmed
 from souk.trade.sourcing.rfq.schemas import AttachmentRead, Incoterm
 
 BalanceDue = Literal["before_shipment", "on_documents"]
@@ -25,8 +25,8 @@ QuoteQuantity = Annotated[int, Field(gt=0, le=MAX_QUOTE_QUANTITY), STRICT_INT]
 TierQuantity = Annotated[int, Field(le=MAX_QUOTE_QUANTITY), STRICT_INT]
 TierPrice = Annotated[int, Field(le=MAX_AMOUNT), STRICT_INT]
 
-Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Message = Annotated[str, Trimmed(4000)]
+Place = Annotated[str, Trimmed(100)]
 
 
 class QuoteCreate(Schema):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from souk.kit.countries import is_country
 from souk.kit.money import is_currency
-from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, ReadSchema, Schema, StrictId
+from souk.kit.schemas import MAX_AMOUNT, STRICT_INT, ReadSchema, Schema, StrictId, Trimmed
 
 Incoterm = Literal["EXW", "FCA", "FAS", "FOB", "CFR", "CIF", "CPT", "CIP", "DAP", "DPU", "DDP"]
 Visibility = Literal["public", "invited"]
@@ -19,9 +19,9 @@ RfqState = Literal["open", "closed", "awarded", "cancelled", "not_taking_quotes"
 MAX_INVITES = 50
 MAX_ATTACHMENTS = 5
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
-Requirements = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=5000)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Title = Annotated[str, Trimmed(200, min_length=3)]
+Requirements = Annotated[str, Trimmed(5000, min_length=10)]
+Unit = Annotated[str, Trimmed(20, min_length=1)]
 
 
 def _upper(value: object) -> object:
