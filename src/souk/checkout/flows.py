@@ -1,7 +1,7 @@
 """The only code that spans several transactions: checkout around the payment call (ARCHITECTURE rule 5).
 
-1. one transaction: the idempotency claim (API key or form token), the stock reservations, the pending order
-   with its seller orders and lines, and the payment intent (``checkout_service.place``) — committed;
+1. one transaction: the idempotency claim (API key or form token), the pending order with its seller orders
+   and lines, the payment intent and, last, the stock reservations (``checkout_service.place``) — committed;
 2. the payment provider charges the card in its own short transaction (``payment_service.confirm``): no order
    row is locked while the provider is called;
 3. one transaction: the result is recorded (``checkout_service.settle``): a success marks the order paid (the
@@ -32,6 +32,7 @@ from souk.checkout.service import checkout_service
 from souk.errors import SoukError, invalid_field
 from souk.kit.idempotency import (
     FormSubmission,
+    IdempotentRequest,
     StoredResponse,
     claim_key,
     complete_key,
@@ -128,16 +129,12 @@ class CheckoutFlow:
         order = await checkout_service.order_by_token(session, actor, token) if claim.resumed else None
         placed_payment_id: int | None = None  # set when this request places the order
         if order is None:
-            step = await session.begin_nested()
             try:
                 order = await checkout_service.place(session, actor, payload, token=token)
             except SoukError as error:
                 if not storable(error):
                     raise
-                # nothing was placed: the error is the key's answer (a retry with the key gets it again)
-                await step.rollback()
-                return (await store_error(session, claim, error)).to_response()
-            await step.commit()
+                return await self._refusal(session, request, req, error)
             placed_payment_id = order.payment_id
         order_id = order.id
         await session.commit()  # step 1 done: the key is held (in progress) with the order
@@ -145,6 +142,21 @@ class CheckoutFlow:
         read = await self._settle(session, actor, order_id)
         stored = await complete_key(session, claim, 201, read)
         return _with_location(stored.to_response(), stored.body)
+
+    async def _refusal(
+        self, session: AsyncSession, request: Request, req: IdempotentRequest, error: SoukError
+    ) -> JSONResponse:
+        """Nothing was placed: the error becomes the key's answer (a retry with the key gets it again).
+
+        The placing runs without a savepoint (its SAVEPOINT and RELEASE would be two more round trips between
+        the stock reservation and the commit, while the stock row is locked), so the transaction is rolled
+        back, the key's claim with it, and the key is claimed again for the answer. A request that took the
+        key in between answers for both."""
+        await session.rollback()
+        claim = await claim_key(session, req, ttl=ttl_of(request))
+        if isinstance(claim, StoredResponse):
+            return _with_location(claim.to_response(), claim.body)
+        return (await store_error(session, claim, error)).to_response()
 
     async def pay_api(
         self, session: AsyncSession, actor: Actor, order_id: int, card: CardIn
