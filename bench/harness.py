@@ -616,3 +616,251 @@ def save_result(
     path: Path = args.output or RESULTS_DIR / f"{scenario}.json"
     write_merged(path, scenario, label, result)
     return path
+
+
+# --- the open-loop driver -----------------------------------------------------------------------------
+
+
+class TimedClient(httpx.AsyncClient):
+    """An httpx client that remembers how long each request took (sending it to reading its whole body), by
+    path, since ``timings`` was last cleared: what one operation of the flow did."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timings: dict[str, list[float]] = {}
+
+    async def send(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        request: httpx.Request = args[0] if args else kwargs["request"]
+        t0 = time.perf_counter()
+        try:
+            return await super().send(*args, **kwargs)
+        finally:
+            self.timings.setdefault(request.url.path, []).append((time.perf_counter() - t0) * 1000)
+
+
+def arrival_schedule(rate_per_s: float, span_s: float, *, kind: str, seed: int) -> list[float]:
+    """Arrival times (seconds from the start) of an open-loop load at ``rate_per_s`` over ``span_s``, decided
+    in advance: ``poisson`` (exponential gaps, as independent visitors arrive) or ``even`` (fixed gaps)."""
+    if rate_per_s <= 0:
+        return []
+    if kind == "even":
+        gap = 1.0 / rate_per_s
+        return [i * gap for i in range(int(span_s * rate_per_s))]
+    if kind != "poisson":
+        raise ValueError(f"unknown arrival schedule {kind!r}")
+    rng = random.Random(seed)
+    times, t = [], rng.expovariate(rate_per_s)
+    while t < span_s:
+        times.append(t)
+        t += rng.expovariate(rate_per_s)
+    return times
+
+
+@dataclass
+class OpenLoopResult:
+    """What an open-loop phase did. Latencies count from the **scheduled** arrival time, so time an arrival
+    spent waiting in the client (a late start, no free user) is part of it (no coordinated omission). Only
+    arrivals scheduled inside the measured window are measured; every arrival counts for ``completed_total``
+    and ``errors``."""
+
+    rate_per_s: float
+    schedule: str
+    measured_s: float
+    window_start_utc: datetime | None = None
+    window_end_utc: datetime | None = None
+    arrivals: int = 0  # scheduled inside the measured window
+    arrivals_total: int = 0
+    completed: int = 0  # of the arrivals in the window, finished without error
+    completed_total: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    requests: int = 0
+    latency: Latency = field(default_factory=Latency)  # the whole operation, from its scheduled arrival
+    path_latency: dict[str, Latency] = field(default_factory=dict)  # one request of the operation, by path
+    start_lag: Latency = field(default_factory=Latency)  # scheduled arrival -> operation started
+    users_created: int = 0
+    users_busy_max: int = 0
+    waited_for_user: int = 0
+    last_arrival_started_s: float = 0.0  # after the phase started (the schedule's last time, when kept)
+    span_s: float = 0.0
+    stopped_early: bool = False
+    max_lag_ms: float = 50.0
+
+    @property
+    def throughput(self) -> float:
+        return self.completed / self.measured_s if self.measured_s > 0 else 0.0
+
+    @property
+    def rate_kept(self) -> bool:
+        """The client kept the schedule: every arrival got a user at once and started within ``max_lag_ms``
+        of its time (p99), and none was left unstarted."""
+        lag = sorted(self.start_lag.samples_ms)
+        return (
+            not self.waited_for_user
+            and not self.stopped_early
+            and (not lag or percentile(lag, 99) <= self.max_lag_ms)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "offered_per_s": round(self.rate_per_s, 2),
+            "schedule": self.schedule,
+            "measured_s": round(self.measured_s, 2),
+            "arrivals": self.arrivals,
+            "arrivals_total": self.arrivals_total,
+            "completed": self.completed,
+            "completed_total": self.completed_total,
+            "throughput_per_s": round(self.throughput, 2),
+            "errors": self.errors,
+            "error_samples": self.error_samples,
+            "requests": self.requests,
+            "latency_ms": latency_dict(self.latency),
+            "path_latency_ms": {path: latency_dict(lat) for path, lat in self.path_latency.items()},
+            "start_lag_ms": latency_dict(self.start_lag),
+            "rate_kept": self.rate_kept,
+            "max_start_lag_p99_ms": self.max_lag_ms,
+            "users_created": self.users_created,
+            "users_busy_max": self.users_busy_max,
+            "waited_for_user": self.waited_for_user,
+            "last_arrival_started_s": round(self.last_arrival_started_s, 3),
+            "span_s": round(self.span_s, 3),
+            "stopped_early": self.stopped_early,
+        }
+
+
+def latency_dict(latency: Latency) -> dict[str, float | int] | None:
+    """n, p50, p90, p99, max and mean of ``latency`` in ms (None without samples)."""
+    lat = sorted(latency.samples_ms)
+    if not lat:
+        return None
+    return {
+        "n": len(lat),
+        "p50": round(percentile(lat, 50), 2),
+        "p90": round(percentile(lat, 90), 2),
+        "p99": round(percentile(lat, 99), 2),
+        "max": round(lat[-1], 2),
+        "mean": round(statistics.fmean(lat), 2),
+    }
+
+
+async def drive_open_loop(
+    urls: list[str],
+    flow: Flow,
+    *,
+    rate_per_s: float,
+    duration_s: float,
+    warmup_s: float,
+    seed: int,
+    schedule: str = "poisson",
+    users: int = 64,
+    max_users: int = 2000,
+    timed_paths: tuple[str, ...] = (),
+    timeout_s: float = 60.0,
+    max_lag_ms: float = 50.0,
+) -> OpenLoopResult:
+    """Open-loop load: operations of ``flow`` **arrive** at ``rate_per_s`` (a ``schedule`` decided in advance)
+    for ``warmup_s`` and then ``duration_s`` seconds, whatever the server's answers do. Each arrival takes a
+    free virtual user (its own keep-alive connection to one of ``urls``, spread in turn) from a pool that
+    starts with ``users`` connected users and grows on demand up to ``max_users``, so an arrival does not wait
+    for another one to finish. The latency of an operation, and of each request to one of ``timed_paths``
+    within it, is recorded for the arrivals scheduled in the measured window; the operation's latency counts
+    from its scheduled time."""
+    times = arrival_schedule(rate_per_s, warmup_s + duration_s, kind=schedule, seed=seed)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=600)
+    result = OpenLoopResult(
+        rate_per_s=rate_per_s, schedule=schedule, measured_s=duration_s, max_lag_ms=max_lag_ms
+    )
+    result.path_latency = {path: Latency() for path in timed_paths}
+    created: list[TimedClient] = []
+    idle: list[TimedClient] = []
+    freed = asyncio.Condition()
+    busy = [0]
+
+    def new_user() -> TimedClient:
+        # verify=False: plain HTTP, and no CA bundle loaded per client (about 100 ms of CPU each)
+        client = TimedClient(
+            base_url=urls[len(created) % len(urls)], limits=limits, timeout=timeout_s, verify=False
+        )
+        created.append(client)
+        return client
+
+    for _ in range(min(users, max_users)):
+        idle.append(new_user())
+    await asyncio.gather(*(client.get("/healthz") for client in idle))  # open the connections
+
+    async def take_user() -> TimedClient:
+        if idle:
+            return idle.pop()
+        if len(created) < max_users:
+            return new_user()
+        result.waited_for_user += 1
+        async with freed:
+            await freed.wait_for(lambda: bool(idle))
+        return idle.pop()
+
+    async def give_back(client: TimedClient) -> None:
+        idle.append(client)
+        async with freed:
+            freed.notify()
+
+    async def arrival(index: int, scheduled: float, measured: bool) -> None:
+        client = await take_user()
+        busy[0] += 1
+        result.users_busy_max = max(result.users_busy_max, busy[0])
+        started = time.perf_counter()
+        if measured:
+            result.start_lag.samples_ms.append((started - scheduled) * 1000)
+        client.timings = {}
+        rng = random.Random(seed * 100_003 + index)
+        try:
+            made = await flow(client, rng)
+        except Exhausted:
+            result.stopped_early = True
+            return
+        except Exception as exc:
+            result.errors += 1
+            if len(result.error_samples) < 10:
+                result.error_samples.append(f"{type(exc).__name__}: {exc}"[:500])
+            return
+        finally:
+            busy[0] -= 1
+            await give_back(client)
+        done = time.perf_counter()
+        result.requests += made
+        result.completed_total += 1
+        if measured:
+            result.completed += 1
+            result.latency.samples_ms.append((done - scheduled) * 1000)
+            for path in timed_paths:
+                result.path_latency[path].samples_ms.extend(client.timings.get(path, []))
+
+    tasks: list[asyncio.Task[None]] = []
+    origin = time.perf_counter() + 0.05
+    wall = datetime.now(UTC) + timedelta(seconds=0.05)
+    result.window_start_utc = wall + timedelta(seconds=warmup_s)
+    result.window_end_utc = result.window_start_utc + timedelta(seconds=duration_s)
+    try:
+        for index, offset in enumerate(times):
+            scheduled = origin + offset
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            measured = warmup_s <= offset < warmup_s + duration_s
+            result.arrivals += measured
+            result.arrivals_total += 1
+            result.last_arrival_started_s = time.perf_counter() - origin
+            tasks.append(asyncio.create_task(arrival(index, scheduled, measured)))
+        result.span_s = times[-1] if times else 0.0
+        pending: set[asyncio.Task[None]] = set()
+        if tasks:
+            _finished, pending = await asyncio.wait(tasks, timeout=timeout_s + 30)
+        for task in pending:
+            task.cancel()
+        if pending:
+            result.errors += len(pending)
+            result.error_samples.append(f"{len(pending)} operations still running {timeout_s + 30:g} s after")
+            await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        await asyncio.gather(*(client.aclose() for client in created), return_exceptions=True)
+    result.users_created = len(created)
+    return result

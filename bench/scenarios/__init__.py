@@ -10,4 +10,6 @@ from __future__ import annotations
 SCENARIOS: dict[str, str] = {
     "checkout": "bench.scenarios.checkout",
     "browse": "bench.scenarios.browse",
+    "flash-sale": "bench.scenarios.flash_sale",
+    "tail": "bench.scenarios.tail",
 }

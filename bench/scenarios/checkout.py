@@ -41,6 +41,7 @@ import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,10 +170,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def seed(db: BenchDatabase, skus: int, stores: int, buyers: int) -> tuple[Catalog, dict[str, Any]]:
+async def seed(
+    db: BenchDatabase,
+    skus: int,
+    stores: int,
+    buyers: int,
+    *,
+    stock: Callable[[int], int] | None = None,
+) -> tuple[Catalog, dict[str, Any]]:
     """The bulk loader: every row the scenario needs, written with Core ``insert`` in chunks of thousands of
-    rows (never the ORM one object at a time). Returns the catalog and how long each table took."""
+    rows (never the ORM one object at a time). ``stock(sku_id)`` gives a SKU's units (default
+    ``STOCK_PER_SKU`` each). Returns the catalog and how long each table took."""
     catalog = Catalog(skus=skus, stores=stores)
+    units = stock or (lambda _sku: STOCK_PER_SKU)
     t = Base.metadata.tables
     now = _now()
     engine = create_engine(db.url, pool_size=2)
@@ -326,7 +336,7 @@ async def seed(db: BenchDatabase, skus: int, stores: int, buyers: int) -> tuple[
             await insert(
                 conn,
                 "stocks",
-                ({"sku_id": s, "on_hand": STOCK_PER_SKU, "reserved": 0} for s in range(1, skus + 1)),
+                ({"sku_id": s, "on_hand": units(s), "reserved": 0} for s in range(1, skus + 1)),
             )
             await insert(
                 conn,
@@ -335,8 +345,8 @@ async def seed(db: BenchDatabase, skus: int, stores: int, buyers: int) -> tuple[
                     {
                         "sku_id": s,
                         "kind": "initial",
-                        "delta": STOCK_PER_SKU,
-                        "on_hand_after": STOCK_PER_SKU,
+                        "delta": units(s),
+                        "on_hand_after": units(s),
                         "reason": "bench seed",
                         "actor_id": None,
                         "created_at": now,
