@@ -1,6 +1,6 @@
-"""The checkout's own SQL. The writes of placing an order that go in batches: every seller order of the checkout in one INSERT, their
-numbers in one UPDATE, all their lines in one INSERT and their "placed" events in one INSERT, however many
-stores and lines the cart has. No rules, no commit.
+"""The checkout's own SQL. The writes of placing an order that go in batches: every seller order of the checkout
+in one INSERT (numbered by the database), all their lines in one INSERT and their "placed" events in one INSERT,
+however many stores and lines the cart has. No rules, no commit.
 
 The batches are executed as ``session.execute(insert(table), rows)``, not ``insert(table).values(rows)``:
 SQLAlchemy sends the same single multi-row INSERT either way ("insertmanyvalues"), but only the first form is
@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import String, Table, cast, insert, literal, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.models import Order, OrderEvent, OrderLine, Payment, SellerOrder
-from souk.models.order import NUMBER_OFFSET
 
 
 def _table(model: type[Any]) -> Table:
@@ -40,18 +39,12 @@ class PlacingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_seller_orders(self, order_id: int, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
-        """Insert the seller orders of an order (one per store) and number them ``SO-<id + offset>``, in two
-        statements; {store_id: seller order id}."""
+    async def insert_seller_orders(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        """Insert the seller orders of an order (one per store) in one statement (the database numbers them
+        ``SO-<id + offset>``: ``souk.models.order.SELLER_ORDER_NUMBER_*``); {store_id: seller order id}."""
         table = _table(SellerOrder)
         result = await self.session.execute(insert(table).returning(table.c.id, table.c.store_id), list(rows))
-        ids = {int(store_id): int(so_id) for so_id, store_id in result.all()}
-        await self.session.execute(
-            update(table)
-            .where(table.c.order_id == order_id)
-            .values(number=literal("SO-") + cast(table.c.id + NUMBER_OFFSET, String))
-        )
-        return ids
+        return {int(store_id): int(so_id) for so_id, store_id in result.all()}
 
     async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -236,7 +236,7 @@ class CheckoutService:
             }
             for store, method, items, ship, policy in plans
         ]
-        so_ids = await placing.insert_seller_orders(order.id, seller_orders)
+        so_ids = await placing.insert_seller_orders(seller_orders)
         lines: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         reservations: list[tuple[int, int, str, str]] = []

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     CheckConstraint,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    event,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +44,29 @@ SELLER_ORDER_STATUSES = (
 )
 # seller order numbers start here ("SO-1001" is seller order #1)
 NUMBER_OFFSET = 1000
+
+# A seller order's number is given by the database as the row is inserted (no UPDATE after the INSERT): a row
+# trigger sets "SO-<id + NUMBER_OFFSET>" when the insert leaves ``number`` NULL. The migration that adds the
+# triggers keeps its own copy of this SQL; tests/checkout/test_seller_order_numbers.py checks that they agree.
+
+
+def seller_order_number(seller_order_id: int) -> str:
+    """The number the trigger gives the seller order of this id."""
+    return f"SO-{seller_order_id + NUMBER_OFFSET}"
+
+
+SELLER_ORDER_NUMBER_SQLITE = (
+    "CREATE TRIGGER seller_orders_number AFTER INSERT ON seller_orders FOR EACH ROW "
+    "WHEN NEW.number IS NULL BEGIN "
+    f"UPDATE seller_orders SET number = 'SO-' || (NEW.id + {NUMBER_OFFSET}) WHERE id = NEW.id; END"
+)
+SELLER_ORDER_NUMBER_PG = (
+    "CREATE OR REPLACE FUNCTION seller_order_number() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    f"BEGIN IF NEW.number IS NULL THEN NEW.number := 'SO-' || (NEW.id + {NUMBER_OFFSET}); END IF; "
+    "RETURN NEW; END $$",
+    "CREATE TRIGGER seller_orders_number BEFORE INSERT ON seller_orders FOR EACH ROW "
+    "EXECUTE FUNCTION seller_order_number()",
+)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -92,7 +117,7 @@ class SellerOrder(Timestamped, Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     # the buyer, copied from the order so the seller's lists and the timers need no join
     buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    # "SO-1042", set right after the row is inserted
+    # "SO-1042", given by the database's insert trigger (SELLER_ORDER_NUMBER_*)
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
     currency: Mapped[str] = mapped_column(String(3))
@@ -161,6 +186,18 @@ class SellerOrder(Timestamped, Base):
     @property
     def receipt_timer_paused(self) -> bool:
         return self.status == "shipped" and self.auto_confirm_remaining_seconds is not None
+
+
+event.listen(
+    SellerOrder.__table__, "after_create", DDL(SELLER_ORDER_NUMBER_SQLITE).execute_if(dialect="sqlite")
+)
+for _statement in SELLER_ORDER_NUMBER_PG:
+    event.listen(SellerOrder.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+event.listen(
+    SellerOrder.__table__,
+    "after_drop",
+    DDL("DROP FUNCTION IF EXISTS seller_order_number()").execute_if(dialect="postgresql"),
+)
 
 
 class OrderLine(Base):

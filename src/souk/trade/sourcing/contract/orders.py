@@ -28,6 +28,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.requests import Request
 
 from souk.auth.actor import Actor
@@ -45,7 +46,7 @@ from souk.kit.idempotency import (
 )
 from souk.kit.money import Money
 from souk.models import Contract, Order, OrderLine, PaymentMilestone, SellerOrder, Store
-from souk.models.order import NUMBER_OFFSET
+from souk.models.order import seller_order_number
 from souk.order.errors import (
     MilestoneNotDue,
     MilestoneNotFound,
@@ -146,7 +147,8 @@ class ContractOrders:
         )
         session.add(so)
         await session.flush()
-        so.number = f"SO-{so.id + NUMBER_OFFSET}"
+        # the insert trigger numbered it in the database; the loaded object learns the same number
+        set_committed_value(so, "number", seller_order_number(so.id))
         session.add(
             OrderLine(
                 seller_order_id=so.id,
