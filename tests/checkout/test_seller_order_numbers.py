@@ -46,3 +46,29 @@ def test_the_migration_and_the_models_use_the_same_trigger_sql() -> None:
     migration = _migration()
     for name in ("NUMBER_OFFSET", "SELLER_ORDER_NUMBER_SQLITE", "SELLER_ORDER_NUMBER_PG"):
         assert getattr(migration, name) == getattr(order_models, name), name
+
+
+async def test_the_checkout_answer_built_from_its_writes_is_what_a_read_gives(
+    client, session, market, assert_ledger_balanced
+) -> None:
+    """The checkout's answer is built from the rows its placing wrote (lines and events come back from their
+    INSERTs, the seller orders are read once): it is exactly the order as ``GET /api/v1/orders/{id}`` reads it
+    afterwards, timeline and next actions included, and the same for the web form's order page."""
+    m = await market()
+    headers = await api_token_for(session, await session.get(User, m.buyer_id))
+    await session.commit()
+    r = await client.post(
+        "/api/v1/checkouts", json=m.body(), headers={**headers, "Idempotency-Key": "answer-1"}
+    )
+    assert r.status_code == 201, r.text
+    answered = r.json()
+    read = await client.get(f"/api/v1/orders/{answered['id']}", headers=headers)
+    assert read.status_code == 200
+    assert answered == read.json()
+    assert [len(so["lines"]) for so in answered["seller_orders"]] == [1, 1]
+    assert [[e["kind"] for e in so["timeline"]] for so in answered["seller_orders"]] == [
+        ["placed"],
+        ["placed"],
+    ]
+    assert all(e["actor_name"] for so in answered["seller_orders"] for e in so["timeline"])
+    await assert_ledger_balanced(session)

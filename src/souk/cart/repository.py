@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from souk.authz import visible_store_condition
+from souk.auth.actor import Actor
+from souk.authz import store_ids, visible_store_condition
 from souk.db import dialect_of
 from souk.models import Cart, CartLine, PriceTier, Product, ProductImage, Sku, Stock, Store
 
@@ -341,20 +342,25 @@ class CartRepository:
         return {row[0].id: self._facts(row) for row in rows.all()}
 
     async def lines_with_facts(
-        self, *, user_id: int | None = None, token_hash: str | None = None
-    ) -> list[tuple[CartLine, SkuFacts]]:
-        """The lines of the cart of a user or of a guest token hash, newest first, each with its SKU's facts,
-        in one statement."""
+        self, *, user_id: int | None = None, token_hash: str | None = None, viewer: Actor | None = None
+    ) -> list[tuple[CartLine, SkuFacts, bool]]:
+        """The lines of the cart of a user or of a guest token hash, newest first, each with its SKU's facts
+        and whether its store is one of ``viewer``'s own (they hold ``store:read`` on it), in one statement."""
+        own = (
+            Store.id.in_(store_ids(viewer, "store:read"))
+            if viewer is not None and viewer.user_id is not None
+            else literal(False)
+        )
         stmt = (
             self._facts_query()
-            .add_columns(CartLine)
+            .add_columns(CartLine, own.label("own_store"))
             .join(CartLine, CartLine.sku_id == Sku.id)
             .join(Cart, Cart.id == CartLine.cart_id)
             .where(_owner(user_id, token_hash))
             .order_by(CartLine.id.desc())
         )
-        # the six facts, then the line
-        return [(row[6], self._facts(row)) for row in (await self.session.execute(stmt)).all()]
+        # the six facts, then the line and the viewer's own-store flag
+        return [(row[6], self._facts(row), bool(row[7])) for row in (await self.session.execute(stmt)).all()]
 
     async def tiers(self, product_ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
         """{product_id: [(min_quantity, unit_price_amount), ...]} in ascending quantity."""

@@ -121,6 +121,9 @@ class CartStoreGroup(BaseModel):
     # purchasable lines only
     subtotal_amount: int
     item_count: int
+    own_store: bool = Field(
+        False, description="the store is one of yours (you own it or work in it): you cannot buy from it"
+    )
 
 
 class CartCurrencyGroup(BaseModel):

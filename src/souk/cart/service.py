@@ -279,7 +279,14 @@ class CartService:
             warnings=warnings,
         )
 
-    async def _view(self, session: AsyncSession, lines: list[CartLine], loaded: _Loaded) -> CartView:
+    async def _view(
+        self,
+        session: AsyncSession,
+        lines: list[CartLine],
+        loaded: _Loaded,
+        *,
+        own_stores: set[int] | frozenset[int] = frozenset(),
+    ) -> CartView:
         # lines come newest first: groups and stores appear in the order of their newest line
         groups: dict[str, dict[int, list[CartLineView]]] = {}
         for line in lines:
@@ -304,6 +311,7 @@ class CartService:
                         lines=store_lines,
                         subtotal_amount=sum(line.line_total_amount for line in bought),
                         item_count=sum(line.quantity for line in bought),
+                        own_store=store_id in own_stores,
                     )
                 )
             all_lines = [line for s in store_groups for line in s.lines]
@@ -327,12 +335,13 @@ class CartService:
         """The cart of the user, or of the guest holding ``guest_token`` (empty when there is none)."""
         repo = CartRepository(session)
         if actor.user_id is not None:
-            rows = await repo.lines_with_facts(user_id=actor.user_id)
+            rows = await repo.lines_with_facts(user_id=actor.user_id, viewer=actor)
         else:
             token = valid_guest_token(guest_token)
             rows = await repo.lines_with_facts(token_hash=hash_secret(token)) if token else []
-        loaded = await self._with_tiers(session, {facts.sku.id: facts for _, facts in rows})
-        return await self._view(session, [line for line, _ in rows], loaded)
+        loaded = await self._with_tiers(session, {facts.sku.id: facts for _, facts, _ in rows})
+        own = {facts.store.id for _, facts, own_store in rows if own_store}
+        return await self._view(session, [line for line, _, _ in rows], loaded, own_stores=own)
 
     async def count_lines(self, session: AsyncSession, actor: Actor | None, guest_token: str | None) -> int:
         """How many variants the cart holds (the header badge), in one query."""

@@ -28,7 +28,7 @@ from starlette.requests import Request
 
 from souk.auth.actor import Actor
 from souk.checkout.schemas import CheckoutCreate
-from souk.checkout.service import checkout_service
+from souk.checkout.service import Placed, checkout_service
 from souk.errors import SoukError, invalid_field
 from souk.kit.idempotency import (
     FormSubmission,
@@ -43,6 +43,7 @@ from souk.kit.idempotency import (
     store_error,
     ttl_of,
 )
+from souk.models import Payment
 from souk.order.repository import OrderRepository
 from souk.order.schemas import OrderRead
 from souk.order.service import order_service
@@ -77,33 +78,48 @@ def _check_card(card: CardIn) -> None:
 class CheckoutFlow:
     async def _charge(
         self, session: AsyncSession, order_id: int, card: CardIn, *, placed_payment_id: int | None = None
-    ) -> None:
-        """Step 2: the provider charges the card (its own transaction, committed). ``placed_payment_id``: the
-        payment of an order this request has just placed (nothing else can have paid or closed it yet, so
-        the order and payment are not read again; ``confirm`` still claims the payment atomically)."""
+    ) -> Payment | None:
+        """Step 2: the provider charges the card (its own transaction, committed); returns the payment as the
+        charge left it, or None when nothing was charged. ``placed_payment_id``: the payment of an order this
+        request has just placed (nothing else can have paid or closed it yet, so the order and payment are not
+        read again; ``confirm`` still claims the payment atomically)."""
         payment_id = placed_payment_id
         if payment_id is None:
             order = await OrderRepository(session).order(order_id, fresh=True)
             payment = await OrderRepository(session).payment(order.payment_id if order else None)
             if order is None or payment is None or order.status != "pending_payment":
-                return
+                return None
             if payment.status not in ("requires_payment", "failed"):
-                return  # charged already (a resumed flow), or being charged by a concurrent request
+                return None  # charged already (a resumed flow), or being charged by a concurrent request
             payment_id = payment.id
         try:
-            await payment_service.confirm(session, payment_id, card)
+            charged = await payment_service.confirm(session, payment_id, card)
         except PaymentNotPayable:
             await session.rollback()
-            return
+            return None
         except SoukError as error:
             # the provider refused the request itself: the order stays payable from its page
             log.warning("payment of order %s could not be confirmed: %s", order_id, error.message)
             await session.rollback()
-            return
+            return None
         await session.commit()
+        return charged
 
-    async def _settle(self, session: AsyncSession, actor: Actor, order_id: int) -> OrderRead:
-        """Step 3: record the result (the caller commits)."""
+    async def _settle(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        order_id: int,
+        *,
+        placed: Placed | None = None,
+        charged: Payment | None = None,
+    ) -> OrderRead:
+        """Step 3: record the result (the caller commits). ``placed`` and ``charged``: the order this request
+        has just placed and its payment as the charge left it; while the provider is still processing (its
+        webhook pays the order) there is nothing to record, and the answer is built from them and from the
+        lines and events the placing wrote, without reading them again."""
+        if placed is not None and charged is not None and charged.status not in ("succeeded", "failed"):
+            return await order_service.read_for_buyer(session, placed.order, charged, written=placed.written)
         status, order, payment = await checkout_service.settle_order(session, order_id)
         if order is not None and status not in ("succeeded", "failed", "missing"):
             # nothing changed the order since settle read it (fresh); every caller got the order id through a
@@ -127,19 +143,21 @@ class CheckoutFlow:
             return _with_location(claim.to_response(), claim.body)
         token = f"api:{req.key}"
         order = await checkout_service.order_by_token(session, actor, token) if claim.resumed else None
-        placed_payment_id: int | None = None  # set when this request places the order
+        placed: Placed | None = None  # set when this request places the order
         if order is None:
             try:
-                order = await checkout_service.place(session, actor, payload, token=token)
+                placed = await checkout_service.place_order(session, actor, payload, token=token)
             except SoukError as error:
                 if not storable(error):
                     raise
                 return await self._refusal(session, request, req, error)
-            placed_payment_id = order.payment_id
+            order = placed.order
         order_id = order.id
         await session.commit()  # step 1 done: the key is held (in progress) with the order
-        await self._charge(session, order_id, payload.card, placed_payment_id=placed_payment_id)
-        read = await self._settle(session, actor, order_id)
+        charged = await self._charge(
+            session, order_id, payload.card, placed_payment_id=placed.order.payment_id if placed else None
+        )
+        read = await self._settle(session, actor, order_id, placed=placed, charged=charged)
         stored = await complete_key(session, claim, 201, read)
         return _with_location(stored.to_response(), stored.body)
 
@@ -191,13 +209,14 @@ class CheckoutFlow:
         if not submission.first:
             return FormOutcome(order_id=None, repeated=True, url=submission.result)
         nonce = (form_token or "").partition(".")[0]
-        order = await checkout_service.place(session, actor, payload, token=f"form:{nonce}")
-        order_id = order.id
-        placed_payment_id = order.payment_id
+        placed = await checkout_service.place_order(session, actor, payload, token=f"form:{nonce}")
+        order_id = placed.order.id
         await record_form_result(session, submission, f"/orders/{order_id}")
         await session.commit()
-        await self._charge(session, order_id, payload.card, placed_payment_id=placed_payment_id)
-        read = await self._settle(session, actor, order_id)
+        charged = await self._charge(
+            session, order_id, payload.card, placed_payment_id=placed.order.payment_id
+        )
+        read = await self._settle(session, actor, order_id, placed=placed, charged=charged)
         payment = read.payment
         return FormOutcome(
             order_id=order_id,

@@ -46,10 +46,18 @@ class PlacingRepository:
         result = await self.session.execute(insert(table).returning(table.c.id, table.c.store_id), list(rows))
         return {int(store_id): int(so_id) for so_id, store_id in result.all()}
 
-    async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(_table(OrderLine)), list(rows))
+    async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> list[OrderLine]:
+        """The lines in one INSERT, given back as loaded objects (``RETURNING``) in the order a read gives
+        them (seller order, id): the checkout's answer is built from them instead of reading them again.
+        (``sort_by_parameter_order`` is not asked for: on SQLite it sends one INSERT per row.)"""
+        if not rows:
+            return []
+        lines = (await self.session.scalars(insert(OrderLine).returning(OrderLine), list(rows))).all()
+        return sorted(lines, key=lambda line: (line.seller_order_id, line.id))
 
-    async def insert_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(_table(OrderEvent)), list(rows))
+    async def insert_events(self, rows: Sequence[dict[str, Any]]) -> list[OrderEvent]:
+        """The events in one INSERT, given back as loaded objects in timeline order, like ``insert_lines``."""
+        if not rows:
+            return []
+        events = (await self.session.scalars(insert(OrderEvent).returning(OrderEvent), list(rows))).all()
+        return sorted(events, key=lambda e: (e.seller_order_id, e.created_at, e.id))

@@ -12,13 +12,14 @@ their lines are written with the payment intent. A sample line of the cart becom
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.address.service import AddressNotFound, address_service
 from souk.auth.actor import Actor
-from souk.authz import require_user, require_writer, store_ids
+from souk.authz import require_user, require_writer
 from souk.cart.schemas import CartCurrencyGroup, CartStoreGroup
 from souk.cart.service import cart_service
 from souk.checkout.errors import InsufficientStockAtCheckout, NothingToCheckOut, PriceChanged
@@ -29,7 +30,7 @@ from souk.inventory.service import inventory_service
 from souk.kit.clock import utcnow
 from souk.kit.money import Money
 from souk.models import Address, Order, Payment, ShippingMethod
-from souk.order.repository import OrderRepository
+from souk.order.repository import OrderRepository, WrittenRows
 from souk.order.service import order_service
 from souk.payment.service import payment_service
 from souk.shipping.service import quote, shipping_service
@@ -60,6 +61,14 @@ def _short_of_stock(group: CartCurrencyGroup) -> list[InsufficientStockAtCheckou
     ]
 
 
+@dataclass
+class Placed:
+    """An order ``place_order`` has just written, with its lines and events as inserted."""
+
+    order: Order
+    written: WrittenRows
+
+
 class CheckoutService:
     async def _group(self, session: AsyncSession, actor: Actor, currency: str) -> CartCurrencyGroup:
         cart = await cart_service.get_cart(session, actor, None)
@@ -70,10 +79,6 @@ class CheckoutService:
                 raise short[0]
             raise NothingToCheckOut(currency)
         return group
-
-    async def _own_stores(self, session: AsyncSession, actor: Actor, candidates: list[int]) -> set[int]:
-        rows = await session.scalars(store_ids(actor, "store:read"))
-        return set(rows.all()) & set(candidates)
 
     # --- the page --------------------------------------------------------------------------------------
 
@@ -92,7 +97,7 @@ class CheckoutService:
         group = await self._group(session, actor, currency)
         stores = [s for s in group.stores if _purchasable(s)]
         offered = await shipping_service.methods_for_stores(session, [s.store_id for s in stores])
-        own = await self._own_stores(session, actor, [s.store_id for s in stores])
+        own = {s.store_id for s in stores if s.own_store}
         problems: dict[int, str] = {}
         quotes: list[StoreQuote] = []
         for store in stores:
@@ -163,6 +168,12 @@ class CheckoutService:
         """Step 1 of checkout (one transaction): reserve the stock and write the pending order, its seller
         orders and lines, and the payment intent. ``token`` makes the checkout unique for the buyer (an API
         Idempotency-Key or a form's one-time token). Raises (and writes nothing) on any problem."""
+        return (await self.place_order(session, actor, payload, token=token)).order
+
+    async def place_order(
+        self, session: AsyncSession, actor: Actor, payload: CheckoutCreate, *, token: str
+    ) -> Placed:
+        """``place``, also giving the lines and events it wrote (for the answer, without reading them back)."""
         user_id = require_writer(actor)
         currency = payload.currency
         group = await self._group(session, actor, currency)
@@ -170,7 +181,7 @@ class CheckoutService:
         if short:
             raise short[0]
         stores = [s for s in group.stores if _purchasable(s)]
-        own = await self._own_stores(session, actor, [s.store_id for s in stores])
+        own = {s.store_id for s in stores if s.own_store}  # read with the cart
         if own:
             raise Invalid(
                 "You cannot buy from your own store; remove its items from this checkout.",
@@ -269,8 +280,11 @@ class CheckoutService:
                     "created_at": now,
                 }
             )
-        await placing.insert_lines(lines)
-        await placing.insert_events(events)
+        written = WrittenRows(
+            lines=await placing.insert_lines(lines),
+            events=await placing.insert_events(events),
+            actor_names={user_id: actor.display_name} if actor.display_name else {},
+        )
         payment = await payment_service.create(
             session,
             amount=Money(total, currency),
@@ -290,9 +304,9 @@ class CheckoutService:
             actor_id=user_id,
         )
         if lacking is not None:
-            sku_id, quantity, code, title = next(r for r in sorted(reservations) if r[:2] == lacking)
+            sku_id, quantity, code, title = next(r for r in sorted(reservations) if r[0] == lacking[0])
             raise InsufficientStockAtCheckout(sku_id=sku_id, sku_code=code, title=title, quantity=quantity)
-        return order
+        return Placed(order, written)
 
     async def order_by_token(self, session: AsyncSession, actor: Actor, token: str) -> Order | None:
         """The order an earlier checkout with this token placed (a retry after a crash), if any."""

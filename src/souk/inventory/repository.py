@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import DateTime, Integer, Table, and_, insert, literal, or_, select, update
+from sqlalchemy import DateTime, Integer, Table, and_, case, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,19 +96,6 @@ class StockRepository:
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
-    async def reserve_returning(self, sku_id: int, qty: int) -> int | None:
-        """``reserve`` that also reads the SKU's on-hand level in the same statement (``RETURNING``, on SQLite
-        and PostgreSQL): the level, or None when fewer than ``qty`` units were available."""
-        result = await self.session.execute(
-            update(Stock)
-            .where(Stock.sku_id == sku_id, Stock.on_hand - Stock.reserved >= qty)
-            .values(reserved=Stock.reserved + qty)
-            .returning(Stock.on_hand)
-            .execution_options(synchronize_session="evaluate")
-        )
-        row = result.first()
-        return int(row[0]) if row is not None else None
-
     async def reserve_logged(self, sku_id: int, qty: int, reason: str, actor_id: int | None) -> bool:
         """``reserve`` and its ``reservation`` movement in ONE statement (PostgreSQL: the movement is inserted
         from the UPDATE's ``RETURNING`` in a data-modifying CTE), so a checkout's last statement before its
@@ -138,6 +125,20 @@ class StockRepository:
             .returning(movements.c.id)
         )
         return (await self.session.execute(logged)).first() is not None
+
+    async def reserve_many(self, items: dict[int, int]) -> dict[int, int]:
+        """``reserve`` of several SKUs ({sku_id: qty}) in ONE conditional UPDATE (for SQLite, where a write
+        transaction holds the database's lock anyway, so lock order does not matter): {sku_id: on hand} of
+        those that had enough available units and are now held; the others are left as they were."""
+        wanted = case(items, value=Stock.sku_id)
+        rows = await self.session.execute(
+            update(Stock)
+            .where(Stock.sku_id.in_(list(items)), Stock.on_hand - Stock.reserved >= wanted)
+            .values(reserved=Stock.reserved + wanted)
+            .returning(Stock.sku_id, Stock.on_hand)
+            .execution_options(synchronize_session=False)
+        )
+        return {int(sku_id): int(on_hand) for sku_id, on_hand in rows.all()}
 
     async def sell_reserved(self, sku_id: int, qty: int) -> int | None:
         """Turn ``qty`` reserved units into a sale (on hand and reserved both go down), atomically, reading the

@@ -186,9 +186,13 @@ class InventoryService:
         reason: str = "reserved for an order",
         actor_id: int | None = None,
     ) -> tuple[int, int] | None:
-        """``reserve`` for several (sku_id, qty), in SKU id order, with one statement per SKU (the conditional
-        update reads back the level) and the movements written in one INSERT. Stops at the first item short of
-        stock and returns it (the caller rolls back what was reserved before it); None when all are held."""
+        """``reserve`` for several (sku_id, qty), each with its ``reservation`` movement. PostgreSQL: in SKU id
+        order (the lock order), one statement per item that reserves and logs together, stopping at the first
+        item short of stock. SQLite: the quantities of each SKU added up, all reserved by one conditional UPDATE
+        and logged by one INSERT (a movement per SKU). Returns a (sku_id, qty) short of stock (the caller rolls
+        back the transaction: whatever was reserved goes with it), None when all are held. Either way the
+        number of statements does not grow with the checkout's other rows, and the stock rows are the last
+        thing a checkout writes."""
         repo = StockRepository(session)
         if dialect_of(session) == "postgresql":
             # a reservation and its movement per statement: the stock row is locked by the last statement
@@ -198,17 +202,19 @@ class InventoryService:
                 if not await repo.reserve_logged(sku_id, qty, reason, actor_id):
                     return sku_id, qty
             return None
-        # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE) anyway
-        held: list[tuple[int, int, int]] = []
+        # SQLite: the transaction holds the database's write lock from its start (BEGIN IMMEDIATE), so every
+        # SKU is reserved by one UPDATE, and the movements follow in one INSERT
+        wanted: dict[int, int] = {}
         for sku_id, qty in sorted(items):
             if qty <= 0:
                 raise invalid_field("quantity", "must be at least 1")
-            on_hand = await repo.reserve_returning(sku_id, qty)
-            if on_hand is None:
-                return sku_id, qty
-            held.append((sku_id, qty, on_hand))
+            wanted[sku_id] = wanted.get(sku_id, 0) + qty
+        held = await repo.reserve_many(wanted)
+        lacking = next(((sku_id, qty) for sku_id, qty in wanted.items() if sku_id not in held), None)
+        if lacking is not None:
+            return lacking
         await repo.insert_movements(
-            [(sku_id, "reservation", qty, on_hand, reason, actor_id) for sku_id, qty, on_hand in held]
+            [(sku_id, "reservation", qty, held[sku_id], reason, actor_id) for sku_id, qty in wanted.items()]
         )
         return None
 

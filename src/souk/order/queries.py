@@ -19,7 +19,7 @@ from souk.kit.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from souk.messaging.service import messaging_service
 from souk.models import Conversation, Order, Payment, SellerOrder, Store
 from souk.order.errors import OrderNotFound, SellerOrderNotFound
-from souk.order.repository import OrderRepository
+from souk.order.repository import OrderRepository, WrittenRows
 from souk.order.schemas import OrderRead, SellerOrderRead, StoreOrderRead
 from souk.order.views import buyer_next_action, order_read, seller_order_read, store_order_read
 
@@ -117,11 +117,19 @@ class OrderQueries:
         order = await self._buyer_order(session, actor, order_id)
         return await self._order_read(session, order, timeline=True)
 
-    async def read_for_buyer(self, session: AsyncSession, order: Order, payment: Payment | None) -> OrderRead:
+    async def read_for_buyer(
+        self,
+        session: AsyncSession,
+        order: Order,
+        payment: Payment | None,
+        *,
+        written: WrittenRows | None = None,
+    ) -> OrderRead:
         """``get_for_buyer`` for an order and its payment that the caller has just read in this transaction
-        through a statement scoped to the buyer (the checkout flow's own order): they are not read again."""
+        through a statement scoped to the buyer (the checkout flow's own order): they are not read again, nor
+        are the lines and events the caller has just ``written`` (a new order's)."""
         repo = OrderRepository(session)
-        bundles = await repo.bundles_of_orders([order.id], timeline=True)
+        bundles = await repo.bundles_of_orders([order.id], timeline=True, written=written)
         return order_read(order, payment, bundles, utcnow())
 
     async def _order_read(self, session: AsyncSession, order: Order, *, timeline: bool) -> OrderRead:

@@ -61,6 +61,15 @@ class SellerOrderBundle:
     payment_plan: str | None = None
 
 
+@dataclass
+class WrittenRows:
+    """The lines and events of a new order as its transaction inserted them, and the names of their actors."""
+
+    lines: list[OrderLine]
+    events: list[OrderEvent]
+    actor_names: dict[int, str]
+
+
 class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -220,9 +229,12 @@ class OrderRepository:
 
     # --- reads: bundles for the pages and the API -------------------------------------------------------------
 
-    async def bundles_of_orders(self, order_ids: Sequence[int], *, timeline: bool) -> list[SellerOrderBundle]:
+    async def bundles_of_orders(
+        self, order_ids: Sequence[int], *, timeline: bool, written: WrittenRows | None = None
+    ) -> list[SellerOrderBundle]:
         """``bundles`` of every seller order of these orders (newest order first, then by id), the seller orders
-        read fresh together with their stores, shipments and contract plans in one statement."""
+        read fresh together with their stores, shipments and contract plans in one statement. ``written``: the
+        lines and events this transaction has just inserted (all there are: a new order's), not read again."""
         if not order_ids:
             return []
         rows = await self.session.execute(
@@ -233,7 +245,7 @@ class OrderRepository:
         found = {
             so.id: (so, store, shipment, contract, plan) for so, store, shipment, contract, plan in rows.all()
         }
-        return await self._complete([v[0] for v in found.values()], found, timeline=timeline)
+        return await self._complete([v[0] for v in found.values()], found, timeline=timeline, written=written)
 
     def _with_extras(self, condition: Any) -> Any:
         """Seller orders with their store, shipment, contract id and plan (each unique per seller order)."""
@@ -265,10 +277,11 @@ class OrderRepository:
         found: dict[int, tuple[SellerOrder, Store, Shipment | None, int | None, str | None]],
         *,
         timeline: bool,
+        written: WrittenRows | None = None,
     ) -> list[SellerOrderBundle]:
         ids = [so.id for so in seller_orders]
         bundles = {so.id: SellerOrderBundle(so, found[so.id][1]) for so in seller_orders}
-        for line in await self.lines_of(ids):
+        for line in written.lines if written is not None else await self.lines_of(ids):
             bundles[line.seller_order_id].lines.append(line)
         shipments = [shipment for _, _, shipment, _, _ in found.values() if shipment is not None]
         contract_orders: list[int] = []
@@ -296,14 +309,19 @@ class OrderRepository:
             by_shipment[shipment.id] = bundles[shipment.seller_order_id]
         if timeline:
             # each event with the name of who did it, in one statement
-            events = await self.session.execute(
-                select(OrderEvent, User.display_name)
-                .outerjoin(User, User.id == OrderEvent.actor_id)
-                .where(OrderEvent.seller_order_id.in_(ids))
-                .order_by(OrderEvent.seller_order_id, OrderEvent.created_at, OrderEvent.id)
-            )
+            events: Sequence[tuple[OrderEvent, str | None]]
+            if written is not None:
+                events = [(e, written.actor_names.get(e.actor_id or 0)) for e in written.events]
+            else:
+                found_events = await self.session.execute(
+                    select(OrderEvent, User.display_name)
+                    .outerjoin(User, User.id == OrderEvent.actor_id)
+                    .where(OrderEvent.seller_order_id.in_(ids))
+                    .order_by(OrderEvent.seller_order_id, OrderEvent.created_at, OrderEvent.id)
+                )
+                events = [(event, name) for event, name in found_events.all()]
             names: dict[int, str] = {}
-            for event, name in events.all():
+            for event, name in events:
                 bundles[event.seller_order_id].events.append(event)
                 if event.actor_id is not None and name is not None:
                     names[event.actor_id] = name
