@@ -16,7 +16,7 @@ from souk.kit.money import Money
 from souk.models import Payment, WebhookEvent
 from souk.payment.schemas import CardIn
 from souk.payment.service import payment_service
-from souk.payment.simulated import CARD_SUCCEEDS
+from souk.payment.simulated import CARD_DECLINED, CARD_SUCCEEDS
 from souk.payment.webhooks import WebhookRejected, encode_event, sign, verify
 
 URL = "/api/v1/webhooks/payments"
@@ -184,3 +184,24 @@ class TestEndpoint:
         response = await client.post(URL, content=body, headers=_signed(settings, body))
         assert response.json()["outcome"] == "ignored"
         assert await _status(session, payment_id) == "processing"
+
+    async def test_a_success_after_a_decline_is_applied(
+        self, client: httpx.AsyncClient, session: AsyncSession, settings: Settings, calls: list[int]
+    ) -> None:
+        """The provider's signed word on captured money is authoritative: an intent that was declined and then
+        succeeded (the buyer retried with the provider, e.g. after authenticating the card) is recorded as
+        paid, once. (A payment arriving for an order already closed unpaid is refunded: see
+        ``order.paying.mark_paid``.)"""
+        payment = await payment_service.create(
+            session, amount=Money(4200, "EUR"), reference="order 8", idempotency_key="wh-declined"
+        )
+        card = CardIn(number=CARD_DECLINED, exp_month=12, exp_year=utcnow().year + 1, cvc="123")
+        await payment_service.confirm(session, payment.id, card)
+        payment_id, intent_id = payment.id, payment.intent_id
+        await session.commit()
+        assert await _status(session, payment_id) == "failed"
+        body = encode_event(_event(intent_id, "evt_late_success"))
+        response = await client.post(URL, content=body, headers=_signed(settings, body))
+        assert response.status_code == 200 and response.json()["outcome"] == "applied"
+        assert await _status(session, payment_id) == "succeeded"
+        assert calls == [payment_id]
