@@ -30,6 +30,7 @@ from souk.mail.sender import mailer
 from souk.payment.service import payment_service
 from souk.payout.service import payout_service
 from souk.trade.policy import configure_policies
+from souk.web.page_cache import AnonymousPageCache
 from souk.web.render import apply_cookies, render
 from souk.web.security import SecurityHeadersMiddleware, harden
 from souk.worker.embedded import start_worker
@@ -223,6 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.uploads_dir, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
     )
 
+    # innermost first: anonymous storefront pages are kept a moment (ADR 0009), inside the cookie handling
+    app.add_middleware(AnonymousPageCache, seconds=settings.page_cache_seconds)
     app.add_middleware(RequestEdgeMiddleware, max_request_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # CSP, HSTS over https, ...: souk.web.security
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_image_pixels: int = 40_000_000
     # whole request bodies (several files in one form) are refused above this
     max_request_bytes: int = 25 * 1024 * 1024
+    # how long a process keeps the storefront pages anonymous visitors see (souk.web.page_cache); 0: off
+    page_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     session_days: int = 14
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
