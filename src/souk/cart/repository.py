@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -221,6 +221,25 @@ class CartRepository:
         result = await self.session.execute(
             delete(CartLine)
             .where(CartLine.cart_id == cart_id, CartLine.sku_id.in_(list(sku_ids)))
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def delete_these(self, cart_id: int, lines: Sequence[tuple[int, bool]]) -> int:
+        """These (sku_id, is_sample) lines of the cart, in one DELETE; how many went."""
+        if not lines:
+            return 0
+        result = await self.session.execute(
+            delete(CartLine)
+            .where(
+                CartLine.cart_id == cart_id,
+                or_(
+                    *(
+                        and_(CartLine.sku_id == sku_id, CartLine.is_sample.is_(sample))
+                        for sku_id, sample in sorted(set(lines))
+                    )
+                ),
+            )
             .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)

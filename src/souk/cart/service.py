@@ -557,10 +557,7 @@ class CartService:
         cart = await self._find(session, actor, guest_token)
         if cart is None:
             return 0
-        repo = CartRepository(session)
-        removed = 0
-        for sku_id, sample in sorted(set(lines)):
-            removed += await repo.delete_line(cart.id, sku_id, sample=sample)
+        removed = await CartRepository(session).delete_these(cart.id, lines)
         cart.updated_at = utcnow()
         await session.flush()
         return removed

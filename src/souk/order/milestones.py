@@ -47,8 +47,11 @@ def _money(amount: int, currency: str) -> str:
     return format_money(amount, currency, MESSAGE_LOCALE)
 
 
+MILESTONE_KEY_PREFIX = "milestone:"
+
+
 def milestone_payment_key(milestone: PaymentMilestone) -> str:
-    return f"milestone:{milestone.id}"
+    return f"{MILESTONE_KEY_PREFIX}{milestone.id}"
 
 
 class MilestoneRepository:
@@ -325,7 +328,9 @@ milestones = Milestones()
 
 
 async def _payment_succeeded(session: AsyncSession, payment: Payment) -> None:
-    await milestones.mark_paid(session, payment)
+    # only a milestone's payment is keyed "milestone:<id>" (an order's is "order:<id>"): no lookup for the others
+    if payment.idempotency_key.startswith(MILESTONE_KEY_PREFIX):
+        await milestones.mark_paid(session, payment)
 
 
 # a milestone's payment (the provider's webhook or the pay flow's settlement) ends here, once per payment
