@@ -11,5 +11,6 @@ SCENARIOS: dict[str, str] = {
     "checkout": "bench.scenarios.checkout",
     "browse": "bench.scenarios.browse",
     "flash-sale": "bench.scenarios.flash_sale",
+    "search": "bench.scenarios.search",
     "tail": "bench.scenarios.tail",
 }

@@ -83,8 +83,17 @@ async def test_operator_words_and_symbols_are_plain_text(session, listing_factor
 def test_query_words_and_expressions() -> None:
     assert query_words('Café-Crème "NEAR" foo_bar') == ["cafe", "creme", "near", "foo", "bar"]
     assert query_words("x " * 100) == ["x"] * 12
-    assert fts5_expression(["cafe", "crem"]) == '"cafe" "crem"*'
-    assert tsquery_expression(["cafe", "crem"]) == "'cafe' & 'crem':*"
+    assert fts5_expression(["cafe", "crem"]) == '{title body} : ("cafe" "crem"*)'
+    assert (
+        fts5_expression(["mug"], [["c17"], ["pusd9", "pusd10"]])
+        == '{title body} : ("mug"*) AND tags : ("c17") AND tags : ("pusd9" OR "pusd10")'
+    )
+    assert tsquery_expression(["cafe", "crem"]) == "'cafe':AB & 'crem':*AB"
+    # a 2- or 3-letter last word is one indexed lexeme (word or prefix), not a prefix scan
+    assert (
+        tsquery_expression(["cafe", "cr"], [["c17"], ["pusd9", "pusd10"]])
+        == "'cafe':AB & 'cr':ABC & ('c17':D) & ('pusd9':D | 'pusd10':D)"
+    )
 
 
 async def test_relevance_ranks_title_matches_first(session, listing_factory):

@@ -580,24 +580,21 @@ def demo(
 
 async def _reindex(url: str) -> int:
     from souk.models import Product
-    from souk.search.indexing import index_products
+    from souk.search.indexing import reindex_all
 
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
     try:
         async with sessionmaker() as session:
-            ids = list((await session.scalars(select(Product.id).order_by(Product.id))).all())
+            total = len((await session.scalars(select(Product.id))).all())
         with _progress() as progress:
-            task = progress.add_task("Indexing products", total=max(len(ids), 1))
-            for start in range(0, len(ids), 500):
-                batch = ids[start : start + 500]
-                async with sessionmaker() as session, session.begin():
-                    await index_products(session, batch)
-                progress.advance(task, len(batch))
-            if not ids:
-                progress.update(task, completed=1)
+            task = progress.add_task("Indexing products", total=max(total, 1))
+            # one transaction: the documents in batches, then the full-text index rebuilt in one statement
+            async with sessionmaker() as session, session.begin():
+                count = await reindex_all(session, lambda n: progress.advance(task, n))
+            progress.update(task, completed=max(total, 1))
         await refresh_statistics(engine)
-        return len(ids)
+        return count
     finally:
         await engine.dispose()
 

@@ -1,8 +1,10 @@
 """The search document of a product, written in the same transaction as the product.
 
 The filterable fields live here on both databases. The full-text index is per dialect:
-PostgreSQL keeps a ``tsvector`` column with a GIN index; SQLite keeps an FTS5 table ``search_fts``
-(rowid = product id) created next to this table (see ``souk.search.backends``).
+PostgreSQL keeps a ``tsvector`` column with a GIN index (title words weighted A, body words B, the 2- and
+3-letter prefixes of every word C, the category tokens D); SQLite keeps an FTS5 table ``search_fts``
+(rowid = product id, columns title, body, tags, with a prefix index) created next to this table (see
+``souk.search.backends`` and docs/adr/0002-search-index.md).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from souk.models.base import Base, _now
 
 FTS_TABLE = "search_fts"
+# title and body are the folded text; tags holds one token per category of the product's path ("c3 c17"), so a
+# category filter is a posting-list intersection inside FTS5; prefix='2 3' keeps an index of every 2- and
+# 3-letter prefix, so a short prefix query reads one posting list instead of every term that starts with it
 SQLITE_FTS_DDL = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-    "title, body, tokenize = 'unicode61 remove_diacritics 2')"
+    "title, body, tags, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')"
 )
 
 

@@ -7,10 +7,10 @@ products. A product is visible to buyers when it is active, its store is active 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from souk.db import dialect_of
 from souk.kit.clock import utcnow
 from souk.kit.text import fold
 from souk.models import Category, PriceTier, Product, SearchDocument, Sku, Store
-from souk.search.backends import text_index_for
+from souk.search.backends import document_tags, text_index_for
 
 BATCH = 500
 
@@ -60,11 +60,27 @@ async def index_products(session: AsyncSession, product_ids: Sequence[int]) -> N
 
 
 async def _index_batch(
-    session: AsyncSession, ids: list[int], paths: dict[int, tuple[str, list[str]]]
+    session: AsyncSession, ids: list[int], paths: dict[int, tuple[str, list[str]]], *, text: bool = True
 ) -> None:
+    """Rewrite the documents of ``ids`` and, with ``text``, their full-text entries."""
+    # plain columns, not ORM objects: a full reindex reads every product
     products = (
         await session.execute(
-            select(Product, Store.name, Store.status, Store.trade_model, Store.brand_name)
+            select(
+                Product.id,
+                Product.store_id,
+                Product.category_id,
+                Product.title,
+                Product.description,
+                Product.attributes,
+                Product.status,
+                Product.currency,
+                Product.created_at,
+                Store.name.label("store_name"),
+                Store.status.label("store_status"),
+                Store.trade_model.label("trade_model"),
+                Store.brand_name.label("brand"),
+            )
             .join(Store, Store.id == Product.store_id)
             .where(Product.id.in_(ids))
         )
@@ -92,8 +108,14 @@ async def _index_batch(
 
     now = utcnow()
     docs: list[dict[str, Any]] = []
-    texts: list[tuple[int, str, str]] = []
-    for product, store_name, store_status, trade_model, brand in products:
+    texts: list[tuple[int, str, str, str]] = []
+    for product in products:
+        store_name, store_status, trade_model, brand = (
+            product.store_name,
+            product.store_status,
+            product.trade_model,
+            product.brand,
+        )
         variants = skus.get(product.id, [])
         prices = [v.price_amount for v in variants]
         path, category_names = paths.get(product.category_id, ("/", []))
@@ -131,13 +153,16 @@ async def _index_batch(
                 "indexed_at": now,
             }
         )
-        texts.append((product.id, title, body))
+        doc = docs[-1]
+        tags = document_tags(path, doc["currency"], doc["min_price_amount"], doc["max_price_amount"])
+        texts.append((product.id, title, body, tags))
 
     found = {d["product_id"] for d in docs}
     gone = [i for i in ids if i not in found]
     if gone:
         await session.execute(delete(SearchDocument).where(SearchDocument.product_id.in_(gone)))
-        await text_index_for(session).delete(session, gone)
+        if text:
+            await text_index_for(session).delete(session, gone)
     if not docs:
         return
     dialect = dialect_of(session)
@@ -145,7 +170,8 @@ async def _index_batch(
     stmt = insert(SearchDocument)
     updatable = {k: getattr(stmt.excluded, k) for k in docs[0] if k != "product_id"}
     await session.execute(stmt.on_conflict_do_update(index_elements=["product_id"], set_=updatable), docs)
-    await text_index_for(session).write(session, texts)
+    if text:
+        await text_index_for(session).write(session, texts)
 
 
 async def reindex_store(session: AsyncSession, store_id: int) -> None:
@@ -153,9 +179,29 @@ async def reindex_store(session: AsyncSession, store_id: int) -> None:
     await index_products(session, list(ids))
 
 
-async def reindex_all(session: AsyncSession) -> int:
-    ids = (await session.scalars(select(Product.id).order_by(Product.id))).all()
-    await index_products(session, list(ids))
+# a full rebuild writes documents in batches this large
+REBUILD_BATCH = 2000
+
+
+async def reindex_all(session: AsyncSession, progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the whole index in the session's transaction: every document from the catalog (documents of
+    deleted products removed), then the full-text index from the documents in one statement (FTS5: emptied and
+    refilled; PostgreSQL: every tsvector recomputed, the GIN index rebuilt). Much cheaper than
+    ``index_products`` over every id, which deletes and re-inserts each full-text entry in turn (FTS5 reads the
+    old text back to delete it). ``progress(n)`` is called after each batch of ``n`` products."""
+    ids = list((await session.scalars(select(Product.id).order_by(Product.id))).all())
+    paths = await category_paths(session)
+    for start in range(0, len(ids), REBUILD_BATCH):
+        batch = ids[start : start + REBUILD_BATCH]
+        await _index_batch(session, batch, paths, text=False)
+        if progress is not None:
+            progress(len(batch))
+    # documents without a product (cascade covers PostgreSQL; SQLite may run without foreign keys)
+    # NOT EXISTS, not NOT IN: PostgreSQL runs NOT IN over a subquery too large for work_mem row by row
+    await session.execute(
+        delete(SearchDocument).where(~exists().where(Product.id == SearchDocument.product_id))
+    )
+    await text_index_for(session).rebuild(session)
     return len(ids)
 
 

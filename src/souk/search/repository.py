@@ -2,14 +2,17 @@
 
 Every statement reads ``search_documents`` (only ``visible`` rows) through the same conditions
 (``SearchSpec.conditions``) and, when there is query text, the database's full-text match
-(``souk.search.backends.TextSearch``). A search costs one statement for its page of results (ids, sort keys and
-card data) and one for all its facet counts; there is no per-result query.
+(``souk.search.backends.TextSearch``): the **candidates** (at most ``CANDIDATE_CAP`` matches, for the ranked
+page, the total and the facet counts) or, for the sorts that are not by rank, every match. A search costs one
+statement for its page of results (ids, sort keys and card data) and one for all its facet counts; there is
+no per-result query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
@@ -31,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from souk.models import Category, Product, ProductImage, SearchDocument, Store
-from souk.search.backends import TextSearch
+from souk.search.backends import CANDIDATE_CAP, TextSearch, price_filter_tokens
 from souk.search.schemas import SearchFilters, SortName
 
 # a result row of any shape
@@ -47,6 +50,7 @@ class SearchSpec:
     filters: SearchFilters
     terms: list[str]
     backend: TextSearch
+    cap: int = CANDIDATE_CAP
 
     def conditions(self) -> list[ColumnElement[bool]]:
         f = self.filters
@@ -67,14 +71,47 @@ class SearchSpec:
             conds.append(Doc.min_price_amount <= f.max_price)
         return conds
 
-    def base(self, *columns: Any) -> Any:
+    @cached_property
+    def tags(self) -> list[list[str]]:
+        """The index tags a match must have, so the full-text index applies the selective filters itself:
+        the category token, and one of the price tokens of the price range (when it is narrow enough)."""
+        f = self.filters
+        groups: list[list[str]] = []
+        if f.category is not None:
+            groups.append([f"c{int(f.category)}"])
+        currency = f.effective_currency
+        if currency is not None:
+            prices = price_filter_tokens(currency, f.min_price, f.max_price)
+            if prices:
+                groups.append(prices)
+        return groups
+
+    @cached_property
+    def candidates(self) -> Any:
+        """The capped matches with their rank (a CTE: ``id``, ``rank``); one object, so a statement holds it
+        once."""
+        return self.backend.candidates(self.conditions(), self.terms, self.tags, self.cap, ranked=True)
+
+    @cached_property
+    def matches(self) -> Any:
+        """The same capped matches without their rank (a CTE: ``id``), for counting: ranking is the
+        expensive part of a match and counts do not need it."""
+        return self.backend.candidates(self.conditions(), self.terms, self.tags, self.cap, ranked=False)
+
+    def base(self, *columns: Any, every_match: bool = False) -> Any:
+        """``columns`` over the documents of this search: with words, the capped matches (or, with
+        ``every_match``, all of them); without, every document passing the filters."""
+        if self.terms and not every_match:
+            hits = self.matches
+            return select(*columns).select_from(Doc).join(hits, hits.c.id == Doc.product_id)
         stmt = select(*columns).select_from(Doc).where(*self.conditions())
         if self.terms:
-            stmt = self.backend.restrict(stmt, self.terms)
+            stmt = self.backend.restrict(stmt, self.terms, self.tags)
         return stmt
 
     def rank(self) -> ColumnElement[Any] | None:
-        return self.backend.rank(self.terms) if self.terms else None
+        rank: ColumnElement[Any] | None = self.candidates.c.rank if self.terms else None
+        return rank
 
 
 def sort_keys(spec: SearchSpec, sort: SortName) -> list[tuple[SQLColumnExpression[Any], bool]]:
@@ -142,8 +179,35 @@ async def ranked_cards(
         Doc.currency.label("currency"),
         _thumb().label("thumb_path"),
     )
+    n = len(keys)
+    if sort == "relevance" and spec.terms:
+        # the page of ranked candidates first, then the card data of those rows only
+        hits = spec.candidates
+        page_keys: list[tuple[SQLColumnExpression[Any], bool]] = [
+            (hits.c.rank, spec.backend.rank_descending),
+            (hits.c.id, False),
+        ]
+        page = select(hits.c.id.label("k1"), hits.c.rank.label("k0"))
+        if after is not None:
+            page = page.where(_after(page_keys, after))
+        top = (
+            page.order_by(*(e.desc() if d else e.asc() for e, d in page_keys))
+            .limit(limit)
+            .offset(offset or None)
+            .subquery("top")
+        )
+        ranked = (
+            select(top.c.k0, top.c.k1, *cards)
+            .select_from(top)
+            .join(Doc, Doc.product_id == top.c.k1)
+            .join(Product, Product.id == Doc.product_id)
+            .join(Store, Store.id == Product.store_id)
+            .order_by(top.c.k0.desc() if spec.backend.rank_descending else top.c.k0.asc(), top.c.k1)
+        )
+        return [(tuple(row[:n]), row) for row in (await session.execute(ranked)).all()]
+    # the other sorts must order every match, not only the candidates
     stmt = (
-        spec.base(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)), *cards)
+        spec.base(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)), *cards, every_match=True)
         .join(Product, Product.id == Doc.product_id)
         .join(Store, Store.id == Product.store_id)
     )
@@ -151,11 +215,11 @@ async def ranked_cards(
         stmt = stmt.where(_after(keys, after))
     stmt = stmt.order_by(*(expr.desc() if descending else expr.asc() for expr, descending in keys))
     stmt = stmt.limit(limit).offset(offset or None)
-    n = len(keys)
     return [(tuple(row[:n]), row) for row in (await session.execute(stmt)).all()]
 
 
 async def count(session: AsyncSession, spec: SearchSpec) -> int:
+    """The number of results (with words: of candidates, so at most ``spec.cap``)."""
     return int(await session.scalar(spec.base(func.count())) or 0)
 
 

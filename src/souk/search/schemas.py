@@ -105,6 +105,11 @@ class SearchResult(ReadSchema):
     items: list[ProductCard]
     next_cursor: str | None = None
     total: int
+    total_capped: bool = Field(
+        False,
+        description="True when the words match more products than a search ranks and counts (1,000): `total` "
+        "and the facet counts are then lower bounds, and the results are the best of those counted.",
+    )
     facets: Facets
 
 
@@ -118,3 +123,4 @@ class SearchPage(ReadSchema):
     per_page: int
     sort: SortName
     facets: Facets | None = None
+    total_capped: bool = Field(False, description="As in ``SearchResult``: ``total`` is a lower bound.")

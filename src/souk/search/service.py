@@ -2,6 +2,8 @@
 
 The query text is folded like the index (case and accents), every word must match and the last one matches
 as a prefix, so "stonew" finds "stoneware" and "cafe" finds "Café". Only ``visible`` documents are read.
+A search with words ranks and counts at most ``CANDIDATE_CAP`` matching documents (``total_capped`` says when
+there were more; docs/adr/0002-search-index.md).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from souk.auth.actor import Actor
 from souk.errors import invalid_field
 from souk.kit.money import is_currency
 from souk.kit.pagination import clamp_limit, decode_cursor, encode_cursor
-from souk.search import repository
+from souk.search import backends, repository
 from souk.search.backends import query_words, text_search_for
 from souk.search.repository import SearchSpec
 from souk.search.schemas import (
@@ -122,7 +124,17 @@ class SearchService:
             and filters.min_price > filters.max_price
         ):
             raise invalid_field("min_price", "must not be more than max_price")
-        return SearchSpec(filters=filters, terms=query_words(filters.q), backend=text_search_for(session))
+        return SearchSpec(
+            filters=filters,
+            terms=query_words(filters.q),
+            backend=text_search_for(session),
+            cap=backends.CANDIDATE_CAP,
+        )
+
+    @staticmethod
+    def _capped(spec: SearchSpec, total: int) -> bool:
+        """Whether the words matched more documents than were counted (``total`` is then a lower bound)."""
+        return bool(spec.terms) and total >= spec.cap
 
     @staticmethod
     def _sort(spec: SearchSpec) -> SortName:
@@ -279,7 +291,13 @@ class SearchService:
         facets = await self._facets(session, spec)
         total = sum(v.count for v in facets.trade_model)
         next_cursor = self._encode(spec, sort, rows[-1][0]) if more and rows else None
-        return SearchResult(items=items, next_cursor=next_cursor, total=total, facets=facets)
+        return SearchResult(
+            items=items,
+            next_cursor=next_cursor,
+            total=total,
+            total_capped=self._capped(spec, total),
+            facets=facets,
+        )
 
     async def search_page(
         self,
@@ -308,7 +326,14 @@ class SearchService:
         )
         items = [self._card(card) for _, card in rows]
         return SearchPage(
-            items=items, total=total, page=page, pages=pages, per_page=per_page, sort=sort, facets=facets
+            items=items,
+            total=total,
+            page=page,
+            pages=pages,
+            per_page=per_page,
+            sort=sort,
+            facets=facets,
+            total_capped=self._capped(spec, total),
         )
 
     async def newest(self, session: AsyncSession, actor: Actor, limit: int = PER_PAGE) -> list[ProductCard]:
